@@ -1,0 +1,4 @@
+"""`python -m emologits …` entry point."""
+from emologits.cli import main
+
+raise SystemExit(main())
