@@ -4,7 +4,7 @@ Reproduces "Token-Level Logits Matter: A Closer Look at Speech Foundation Models
 Ambiguous Emotion Recognition" (Interspeech): text-level (sec. 3.4.1) and token-level
 (sec. 3.4.2, eq. 1-2) emotion distributions, scored against multi-rater ground truth.
 """
-from emologits.emotions import EMOTIONS, GT_COLUMNS
+from emologits.emotions import EMOTIONS, GT_COLUMNS, PRED_COLUMNS
 
 __version__ = "0.1.0"
-__all__ = ["EMOTIONS", "GT_COLUMNS", "__version__"]
+__all__ = ["EMOTIONS", "GT_COLUMNS", "PRED_COLUMNS", "__version__"]

@@ -6,3 +6,7 @@ EMOTIONS: tuple[str, ...] = ("anger", "happiness", "sadness", "neutral")
 
 #: Manifest columns holding the ground-truth distribution, in EMOTIONS order.
 GT_COLUMNS: tuple[str, ...] = tuple(f"gt_{e}" for e in EMOTIONS)
+
+#: Columns of a predicted-distribution table (one row per utterance), in EMOTIONS order.
+#: Such a table has ``utt_id``, these four columns, ``valid`` (bool) and ``reason`` (None when valid).
+PRED_COLUMNS: tuple[str, ...] = tuple(f"p_{e}" for e in EMOTIONS)

@@ -16,11 +16,19 @@ BACKENDS: dict[str, str] = {
 
 
 def backend_class(name: str) -> type[SFMBackend]:
-    """The class registered under ``name``."""
-    if name not in BACKENDS:
-        raise ConfigError(f"unknown model.backend {name!r}; known: {sorted(BACKENDS)}")
-    module, cls = BACKENDS[name].split(":")
-    return getattr(importlib.import_module(module), cls)
+    """The class registered under ``name``, or a user back-end given as ``"package.module:Class"``."""
+    target = BACKENDS.get(name) if name in BACKENDS else (name if isinstance(name, str) and ":" in name else None)
+    if target is None:
+        raise ConfigError(f"unknown model.backend {name!r}; known: {sorted(BACKENDS)} "
+                          "(or give your own as 'package.module:Class')")
+    module, cls = target.split(":")
+    try:
+        found = getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"model.backend {name!r}: cannot import {target} ({exc})") from None
+    if not (isinstance(found, type) and issubclass(found, SFMBackend)):
+        raise ConfigError(f"model.backend {name!r}: {target} is not an SFMBackend subclass")
+    return found
 
 
 def load_backend(model: dict[str, Any], *, project_root: Any = None) -> SFMBackend:
