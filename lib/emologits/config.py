@@ -55,6 +55,8 @@ class Config:
     generation: dict[str, Any] = field(default_factory=dict)
     prompts: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
+    #: Where ``runs/`` and ``figures/`` go (default: the project root); CI points it at a temp dir.
+    output_root: Path | None = None
 
     def resolve(self, path: str | Path | None) -> Path | None:
         """Absolute path for a config value (relative to the project root); None stays None."""
@@ -66,12 +68,12 @@ class Config:
     @property
     def run_dir(self) -> Path:
         """``runs/<run>/``: every intermediate artefact of this run."""
-        return self.project_root / "runs" / self.run
+        return (self.output_root or self.project_root) / "runs" / self.run
 
     @property
     def figures_dir(self) -> Path:
         """``figures/<run>/``: the run's tables, figures and README."""
-        return self.project_root / "figures" / self.run
+        return (self.output_root or self.project_root) / "figures" / self.run
 
     def as_dict(self) -> dict[str, Any]:
         """The merged configuration as plain data (saved with every run for provenance)."""
@@ -102,8 +104,10 @@ def config_from_dict(raw: dict[str, Any], *, path: Path | None = None,
                   **{s: merged[s] for s in SECTIONS})
 
 
-def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
-    """Read a YAML config; ``overrides`` (same nesting) win over the file (used by notebooks/CI)."""
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None,
+                output_root: str | Path | None = None) -> Config:
+    """Read a YAML config; ``overrides`` (same nesting) win over the file (used by notebooks/CI);
+    ``output_root`` relocates ``runs/`` and ``figures/`` (default: the project root)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
@@ -113,4 +117,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Co
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if overrides:
         raw = _merge(raw, overrides, f"{path} (overrides)")
-    return config_from_dict(raw, path=path)
+    cfg = config_from_dict(raw, path=path)
+    if output_root is not None:
+        cfg.output_root = Path(output_root).resolve()
+    return cfg

@@ -1,0 +1,118 @@
+"""Where a run's artefacts live and how notebooks hand them to each other (files, no globals).
+
+Layout of ``runs/<run>/`` (see README "Outputs"):
+``manifest.parquet`` (01) · ``inference/<prompt>/`` and ``likelihood/<prompt>/`` (02) ·
+``distributions/<name>.parquet`` (03-06) · ``reports/`` (invalid-output and other CSVs) ·
+``notebooks/`` (executed copies). Tables and figures go to ``figures/<run>/``.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from emologits.config import Config
+from emologits.emotions import EMOTIONS, GT_COLUMNS, PRED_COLUMNS
+from emologits.errors import EmologitsError
+
+#: The notebooks in execution order (file stem -> what it produces).
+NOTEBOOKS: dict[str, str] = {
+    "01_data_prep": "manifest + data summary",
+    "02_inference": "generation records (both prompts) and label-likelihood records",
+    "03_text_extraction": "text-level distributions + invalid-output report",
+    "04_token_extraction": "token-level distributions -> Table 1",
+    "05_prompt_ablation": "ambiguous vs single prompt, token level -> Table 2",
+    "06_token_subset_ablation": "all tokens vs emotion-word tokens -> Figure 3",
+    "07_single_label_eval": "accuracy / F1 vs the majority label -> Table 3",
+}
+
+
+class MissingInputError(EmologitsError):
+    """A notebook's input artefact is missing: run the named notebook first."""
+
+
+def manifest_path(cfg: Config) -> Path:
+    return cfg.run_dir / "manifest.parquet"
+
+
+def distribution_path(cfg: Config, name: str) -> Path:
+    """``runs/<run>/distributions/<name>.parquet``; names look like ``token__ambiguous__all__ratio``."""
+    return cfg.run_dir / "distributions" / f"{name}.parquet"
+
+
+def reports_dir(cfg: Config) -> Path:
+    path = cfg.run_dir / "reports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def require(path: Path, produced_by: str) -> Path:
+    """Stop at once, naming the notebook to run first, when an input artefact is missing."""
+    if not Path(path).exists():
+        raise MissingInputError(
+            f"{path} not found: run notebooks/{produced_by}.ipynb first (or ./run_all.sh, which runs "
+            f"the notebooks in order)")
+    return Path(path)
+
+
+def write_parquet(df: pd.DataFrame, path: Path) -> Path:
+    """Atomic Parquet write (temp file + rename): a killed run never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_distributions(cfg: Config, name: str, distributions: pd.DataFrame) -> Path:
+    missing = {"utt_id", *PRED_COLUMNS, "valid", "reason"} - set(distributions.columns)
+    if missing:
+        raise EmologitsError(f"distribution table {name!r} lacks columns {sorted(missing)}")
+    return write_parquet(distributions, distribution_path(cfg, name))
+
+
+def read_distributions(cfg: Config, name: str, produced_by: str) -> pd.DataFrame:
+    return pd.read_parquet(require(distribution_path(cfg, name), produced_by))
+
+
+def align_with_truth(manifest: pd.DataFrame, distributions: pd.DataFrame) -> dict:
+    """Pair predictions with ground truth by ``utt_id`` (manifest order).
+
+    Returns ``truth`` and ``pred`` (n_valid, 4) arrays, ``labels`` (majority labels, may hold None),
+    ``utt_ids``, ``n_total`` (manifest rows), ``n_invalid`` (rows without a valid prediction,
+    including utterances missing from the predictions: counted, never dropped silently).
+    """
+    merged = manifest[["utt_id", "label", *GT_COLUMNS]].merge(
+        distributions[["utt_id", *PRED_COLUMNS, "valid"]], on="utt_id", how="left")
+    valid = merged["valid"].fillna(False).astype(bool).to_numpy()
+    kept = merged[valid]
+    return {
+        "truth": kept[list(GT_COLUMNS)].to_numpy(dtype=float),
+        "pred": kept[list(PRED_COLUMNS)].to_numpy(dtype=float),
+        "labels": kept["label"].to_numpy(dtype=object),
+        "utt_ids": kept["utt_id"].to_numpy(dtype=object),
+        "n_total": int(len(merged)),
+        "n_invalid": int((~valid).sum()),
+    }
+
+
+def subset_manifest(manifest: pd.DataFrame, limit: int | None, seed: int = 0) -> pd.DataFrame:
+    """A deterministic random subset of ``limit`` utterances, kept in manifest order (None: all)."""
+    if limit is None or limit >= len(manifest):
+        return manifest.reset_index(drop=True)
+    chosen = np.sort(np.random.default_rng(seed).choice(len(manifest), size=int(limit), replace=False))
+    return manifest.iloc[chosen].reset_index(drop=True)
+
+
+__all__ = ["EMOTIONS", "NOTEBOOKS", "MissingInputError", "align_with_truth", "distribution_path",
+           "manifest_path", "read_distributions", "reports_dir", "require", "subset_manifest",
+           "write_distributions", "write_parquet"]
