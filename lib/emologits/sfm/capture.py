@@ -153,3 +153,23 @@ def score_continuations(model: Any, prefix_inputs: Mapping[str, Any],
             rest = logprobs[row, torch.arange(len(targets), device=device), targets].cpu().numpy()
             results[i] = np.concatenate([results[i], rest.astype(np.float32)])
     return results
+
+
+#: Generation-config fields a checkpoint may ship that would silently change decoding.
+_DECODING_FIELDS = ("do_sample", "temperature", "top_p", "top_k", "min_p", "typical_p",
+                    "repetition_penalty", "no_repeat_ngram_size", "num_beams", "length_penalty",
+                    "max_new_tokens", "max_length", "min_new_tokens", "min_length")
+
+
+def reset_generation_defaults(model: Any) -> dict[str, Any]:
+    """Replace ``model.generation_config`` by one holding only its special-token ids, so that the
+    run's GenerationSettings alone decide decoding (``generate`` fills every unset value from the
+    model's own config, e.g. a shipped ``repetition_penalty``). Returns the dropped values."""
+    from transformers import GenerationConfig
+    old = model.generation_config
+    defaults = GenerationConfig()
+    dropped = {k: getattr(old, k) for k in _DECODING_FIELDS
+               if getattr(old, k, None) is not None and getattr(old, k) != getattr(defaults, k, None)}
+    model.generation_config = GenerationConfig(
+        eos_token_id=old.eos_token_id, pad_token_id=old.pad_token_id, bos_token_id=old.bos_token_id)
+    return dropped
