@@ -103,3 +103,70 @@ class FakeBackend(SFMBackend):
     def provenance(self) -> dict[str, Any]:
         return {"backend": self.name, "name_or_path": "fake", "revision": None, "dtype": "float32",
                 "device": "cpu", "options": {k: v for k, v in self.options.items() if k != "sleep_per_batch"}}
+
+
+# ---------------------------------------------------------------------------------------------
+# A throw-away project (config + prompts + manifest + audio) for runner tests
+# ---------------------------------------------------------------------------------------------
+
+PROJECT_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def write_tone(path, seconds: float = 0.3, sr: int = 16000, freq: float = 300.0, channels: int = 1,
+               amp: float = 0.3) -> None:
+    import soundfile as sf
+
+    t = np.arange(int(round(seconds * sr))) / sr
+    x = (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    sf.write(str(path), np.stack([x] * channels, axis=1) if channels > 1 else x, sr)
+
+
+def make_project(root, n: int = 12, *, batch_size: int = 4, options: dict | None = None,
+                 backend: str = "fake_backend:FakeBackend", run: str = "t", special: dict | None = None,
+                 generation: dict | None = None, write_manifest: bool = True):
+    """``root/configs/<run>.yaml`` + ``root/audio/*.wav`` + ``root/runs/<run>/manifest.parquet``.
+
+    Utterance i is a tone of 0.2 + 0.01*i s at 300 + 20*i Hz (all distinct, so the fake back-end
+    gives each its own outputs). ``special`` maps an index to a callable(path) writing odd audio.
+    Returns the config path.
+    """
+    import pandas as pd
+    import yaml
+    from pathlib import Path
+
+    root = Path(root)
+    (root / "configs").mkdir(parents=True, exist_ok=True)
+    (root / "audio").mkdir(exist_ok=True)
+    rows = []
+    for i in range(n):
+        path = root / "audio" / f"u{i:03d}.wav"
+        if special and i in special:
+            special[i](path)
+        else:
+            write_tone(path, seconds=0.2 + 0.01 * i, freq=300.0 + 20 * i)
+        rows.append({"utt_id": f"u{i:03d}", "dataset": "synthetic", "audio_path": f"audio/u{i:03d}.wav",
+                     "label": "neutral", "gt_anger": 0.0, "gt_happiness": 0.0, "gt_sadness": 0.0,
+                     "gt_neutral": 1.0, "n_ratings": 3})
+    if write_manifest:
+        (root / "runs" / run).mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(rows).to_parquet(root / "runs" / run / "manifest.parquet", index=False)
+    cfg = {"run": run, "pipeline_check": True,
+           "data": {"dataset": "synthetic", "root": "data"},
+           "model": {"backend": backend, "name_or_path": None, "device": "cpu", "dtype": "float32",
+                     "batch_size": batch_size, "options": dict(options or {})},
+           "generation": {"preset": "greedy", **(generation or {})},
+           "prompts": {"file": str(PROJECT_ROOT / "prompts" / "prompts.yaml"), "ids": ["ambiguous", "single"]}}
+    path = root / "configs" / f"{run}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def canonical(records) -> list[str]:
+    """Records as JSON lines without the wall-clock ``seconds`` (for equality across runs)."""
+    import json
+
+    def default(o):
+        return o.tolist() if hasattr(o, "tolist") else str(o)
+
+    return [json.dumps(r, default=default, sort_keys=True)
+            for r in records.drop(columns=["seconds"]).to_dict(orient="records")]

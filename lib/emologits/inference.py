@@ -1,0 +1,552 @@
+"""``python -m emologits infer``: run an SFM over the manifest with one prompt (paper sec. 3.2-3.4).
+
+From **one** generation pass per utterance it keeps the generated text (text level, sec. 3.4.1) and
+the raw logits of the tracked emotion-word tokens at every generated step plus the step's
+full-vocabulary log-sum-exp (token level, sec. 3.4.2). ``--method likelihood`` instead scores the
+verbalised class answers (label likelihood, ``emologits.extract.likelihood``).
+
+Layout (``runs/<run>/inference/<prompt>/``, or ``likelihood/<prompt>/``)::
+
+    run.json               provenance + settings fingerprint + failure summary
+    part-00000.parquet     utterances [0, P) of the manifest, in manifest order
+    part-00001.parquet     utterances [P, 2P) ...
+
+The manifest is cut into parts of a fixed number ``P`` of utterances (``part_size``, a multiple of
+the batch size), each written atomically (temp file + ``os.replace``) once all its utterances are
+done. A restarted run skips every part already on disk (and re-does at most the one part that was
+in flight), so a run killed at any moment and restarted ends with the same records as an
+uninterrupted one (``seconds`` aside, a wall-clock time). Batches never cross parts, so batch
+composition, and hence padding, is the same however the work is resumed, sharded or split.
+Shards (``--shard i/n``) and ``accelerate launch`` processes take parts round-robin
+(part k goes to worker ``k mod W``); :func:`load_records` merges the parts in manifest order.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emologits.audio import load_audio
+from emologits.config import Config, load_config
+from emologits.errors import AudioError, ConfigError, DataError
+from emologits.prompts import Prompt, get_prompt
+
+#: Columns every generation record has (issue #4), then the extras this runner adds.
+RECORD_COLUMNS: tuple[str, ...] = ("utt_id", "status", "error", "text", "generated_token_ids",
+                                   "tracked_logits", "logsumexp", "seconds")
+EXTRA_COLUMNS: tuple[str, ...] = ("error_message", "truncated", "audio_seconds")
+METHODS: tuple[str, ...] = ("generate", "likelihood")
+#: Sub-folder of ``runs/<run>/`` per method.
+METHOD_DIRS: dict[str, str] = {"generate": "inference", "likelihood": "likelihood"}
+#: Default part size, in batches.
+PART_BATCHES: int = 4
+#: Failure reason codes the runner records itself (audio ones come from emologits.audio).
+NONFINITE, MODEL_ERROR = "nonfinite_logits", "model_error"
+#: run.json keys that must match for a restarted run to reuse existing parts.
+FINGERPRINT_KEYS: tuple[str, ...] = ("method", "prompt", "model", "tracked_ids", "generation",
+                                     "continuations", "batch_size", "part_size")
+
+
+# --------------------------------------------------------------------------------------------
+# Per-batch work (shared by `infer` and `predict`)
+# --------------------------------------------------------------------------------------------
+
+def _failed(utt_id: str, reason: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"utt_id": utt_id, "status": "failed", "error": reason, "error_message": message,
+            "seconds": 0.0, **extra}
+
+
+def _load_batch(backend: Any, utt_ids: Sequence[str], audio_paths: Sequence[str | Path],
+                too_long: str) -> tuple[list[dict], list[tuple[int, np.ndarray]]]:
+    """Load each file; returns one partial record per utterance and the (index, audio) that loaded."""
+    records: list[dict] = []
+    loaded: list[tuple[int, np.ndarray]] = []
+    for i, (utt_id, path) in enumerate(zip(utt_ids, audio_paths)):
+        try:
+            audio, info = load_audio(path, backend.sampling_rate, backend.max_audio_seconds, too_long=too_long)
+        except AudioError as exc:
+            records.append(_failed(utt_id, exc.reason, str(exc), truncated=False, audio_seconds=None))
+            continue
+        records.append({"utt_id": utt_id, "truncated": info["truncated"], "audio_seconds": info["orig_seconds"]})
+        loaded.append((i, audio))
+    return records, loaded
+
+
+def _call_batched(fn, loaded: list[tuple[int, np.ndarray]]) -> list[tuple[Any, float, str | None]]:
+    """``fn(list_of_audio) -> list`` over the whole batch; when the batch call raises, retry one at a
+    time so only the failing utterances fail. Returns per item (result or None, seconds, error)."""
+    audios = [audio for _, audio in loaded]
+    if not audios:
+        return []
+    start = time.perf_counter()
+    try:
+        results = fn(audios)
+    except Exception as exc:  # noqa: BLE001 - recorded per utterance, never dropped
+        if len(audios) == 1:
+            return [(None, time.perf_counter() - start, f"{type(exc).__name__}: {exc}")]
+    else:
+        share = (time.perf_counter() - start) / len(audios)
+        return [(r, share, None) for r in results]
+    return [item for audio in audios for item in _call_batched(fn, [(0, audio)])]
+
+
+def generate_batch(backend: Any, utt_ids: Sequence[str], audio_paths: Sequence[str | Path], prompt: Prompt,
+                   tracked_ids: Sequence[int], settings: Any, *, too_long: str = "truncate") -> list[dict]:
+    """One batch of generation records (RECORD_COLUMNS + EXTRA_COLUMNS), one per utterance, in order.
+
+    Unusable audio, a model exception or non-finite captured logits make that utterance's record
+    ``status="failed"`` with ``error`` = reason code; the others are unaffected.
+    """
+    records, loaded = _load_batch(backend, utt_ids, audio_paths, too_long)
+    results = _call_batched(lambda audios: backend.generate(audios, prompt.text, tracked_ids, settings), loaded)
+    for (i, _), (rec, seconds, err) in zip(loaded, results):
+        row = records[i]
+        row["seconds"] = seconds
+        if rec is None:
+            row.update(status="failed", error=MODEL_ERROR, error_message=err)
+            continue
+        logits = np.asarray(rec.tracked_logits, dtype=np.float32).reshape(-1, len(tracked_ids))
+        lse = np.asarray(rec.logsumexp, dtype=np.float32).reshape(-1)
+        row.update(status="ok", error=None, error_message=None, text=rec.text,
+                   generated_token_ids=[int(t) for t in np.asarray(rec.generated_token_ids).reshape(-1)],
+                   tracked_logits=logits.tolist(), logsumexp=lse.tolist())
+        bad = int((~np.isfinite(logits)).sum() + (~np.isfinite(lse)).sum())
+        if bad:
+            row.update(status="failed", error=NONFINITE,
+                       error_message=f"{bad} NaN/inf values among the captured logits/log-sum-exp")
+    return records
+
+
+def likelihood_batch(backend: Any, utt_ids: Sequence[str], audio_paths: Sequence[str | Path], prompt: Prompt,
+                     continuations: dict[str, str], *, too_long: str = "truncate") -> list[dict]:
+    """One batch of label-likelihood records: per class ``logprob_<class>`` (sum of the answer's
+    token log-probs) and ``n_tokens_<class>``, from ``backend.score`` (one call per utterance)."""
+    records, loaded = _load_batch(backend, utt_ids, audio_paths, too_long)
+    classes = list(continuations)
+    texts = [continuations[c] for c in classes]
+    for i, audio in loaded:
+        row = records[i]
+        [(scores, seconds, err)] = _call_batched(lambda a: [backend.score(a[0], prompt.text, texts)], [(i, audio)])
+        row["seconds"] = seconds
+        if scores is None:
+            row.update(status="failed", error=MODEL_ERROR, error_message=err)
+            continue
+        row.update(status="ok", error=None, error_message=None)
+        for cls, lp in zip(classes, scores):
+            lp = np.asarray(lp, dtype=np.float64).reshape(-1)
+            row[f"logprob_{cls}"] = float(lp.sum())
+            row[f"n_tokens_{cls}"] = int(lp.size)
+        values = [row[f"logprob_{c}"] for c in classes]
+        if not np.all(np.isfinite(values)):
+            row.update(status="failed", error=NONFINITE, error_message="non-finite continuation log-probs")
+    return records
+
+
+# --------------------------------------------------------------------------------------------
+# Parquet parts
+# --------------------------------------------------------------------------------------------
+
+def _schema(method: str, classes: Sequence[str] = ()):
+    import pyarrow as pa
+
+    common = [("utt_id", pa.string()), ("status", pa.string()), ("error", pa.string())]
+    tail = [("seconds", pa.float64()), ("error_message", pa.string()), ("truncated", pa.bool_()),
+            ("audio_seconds", pa.float64())]
+    if method == "generate":
+        body = [("text", pa.string()), ("generated_token_ids", pa.list_(pa.int64())),
+                ("tracked_logits", pa.list_(pa.list_(pa.float32()))), ("logsumexp", pa.list_(pa.float32()))]
+    else:
+        body = [(f"logprob_{c}", pa.float64()) for c in classes] + [(f"n_tokens_{c}", pa.int64()) for c in classes]
+    return pa.schema(common + body + tail)
+
+
+def _write_part(records: list[dict], schema, path: Path) -> None:
+    """Atomic write: temp file in the same folder, then os.replace (a kill never leaves half a part)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pylist([{name: r.get(name) for name in schema.names} for r in records], schema=schema)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _part_path(out_dir: Path, k: int) -> Path:
+    return out_dir / f"part-{k:05d}.parquet"
+
+
+def _part_done(path: Path, expected_ids: list[str]) -> bool:
+    """A part counts as done when it exists and holds exactly the expected utterances."""
+    if not path.exists():
+        return False
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path, columns=["utt_id"]).column("utt_id").to_pylist() == expected_ids
+    except Exception:  # noqa: BLE001 - an unreadable part is simply redone
+        return False
+
+
+# --------------------------------------------------------------------------------------------
+# Provenance
+# --------------------------------------------------------------------------------------------
+
+def _git_commit(root: Path) -> dict[str, Any]:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                timeout=10).stdout.strip() or None
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                    capture_output=True, text=True, timeout=10).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": dirty if commit else None}
+
+
+def package_versions() -> dict[str, str | None]:
+    """Versions of the packages that affect results (None when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {"python": sys.version.split()[0]}
+    for name in ("emologits", "torch", "transformers", "tokenizers", "accelerate", "numpy", "pandas",
+                 "pyarrow", "soundfile", "scipy"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _write_json(path: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2, sort_keys=False)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def _fingerprint(info: dict) -> dict:
+    fp = {k: info.get(k) for k in FINGERPRINT_KEYS}
+    fp["model"] = {k: v for k, v in (fp["model"] or {}).items() if k != "device"}  # per-process device
+    return _jsonable(fp)
+
+
+def _check_or_write_info(path: Path, info: dict, *, write: bool) -> None:
+    if path.exists():
+        old = json.loads(path.read_text())
+        new_fp, old_fp = _fingerprint(info), _fingerprint(old)
+        if new_fp != old_fp:
+            differs = sorted(k for k in new_fp if new_fp[k] != old_fp.get(k))
+            raise ConfigError(
+                f"{path}: this folder holds a run made with different settings (differs in: "
+                f"{', '.join(differs)}); delete {path.parent} to start over, or use a new run name")
+        if write:  # same settings: keep the first creation time, record this invocation's extent
+            info = {**info, "created": old.get("created"), "resumed": info.get("created")}
+    if write:
+        _write_json(path, _jsonable(info))
+
+
+# --------------------------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------------------------
+
+def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int]:
+    """``"i/n"`` (0-based i, e.g. ``$SLURM_ARRAY_TASK_ID/4``) -> (i, n); None -> (0, 1)."""
+    if shard is None:
+        return 0, 1
+    if isinstance(shard, str):
+        try:
+            i, n = (int(x) for x in shard.split("/"))
+        except ValueError:
+            raise ConfigError(f"--shard {shard!r}: expected i/n with integers, e.g. 0/4") from None
+    else:
+        i, n = (int(x) for x in shard)
+    if not (n >= 1 and 0 <= i < n):
+        raise ConfigError(f"--shard {i}/{n}: need 0 <= i < n (shards are numbered from 0)")
+    return i, n
+
+
+def read_run_manifest(cfg: Config) -> pd.DataFrame:
+    """The run's manifest (``runs/<run>/manifest.parquet``), or a clear error saying what to run first."""
+    path = cfg.run_dir / "manifest.parquet"
+    if not path.exists():
+        where = f" --config {cfg.path}" if cfg.path else ""
+        raise DataError(f"{path} not found: build the manifest first with `python -m emologits prepare"
+                        f"{where}` (or notebooks/01_data_prep.ipynb)")
+    try:
+        from emologits.data import read_manifest
+    except ImportError:
+        from emologits.data.manifest import read_manifest
+    return read_manifest(path)
+
+
+def _output_dir(run_dir: Path, prompt_id: str, method: str) -> Path:
+    if method not in METHODS:
+        raise ConfigError(f"--method {method!r}: expected one of {list(METHODS)}")
+    return Path(run_dir) / METHOD_DIRS[method] / prompt_id
+
+
+def _distributed_state():
+    """accelerate's PartialState when launched with several processes (``accelerate launch``), else None."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    from accelerate import PartialState
+
+    return PartialState()
+
+
+def run_inference(cfg: Config, prompt_id: str, *, limit: int | None = None,
+                  shard: str | tuple[int, int] | None = None, method: str = "generate", backend: Any = None,
+                  manifest: pd.DataFrame | None = None, part_size: int | None = None,
+                  too_long: str = "truncate", progress: bool = True) -> Path:
+    """Run (or resume) one prompt over the manifest; returns the output folder.
+
+    ``limit``: the first N manifest utterances; ``shard``: ``"i/n"`` of the parts; ``method``:
+    ``generate`` (text + tracked logits) or ``likelihood`` (class-answer log-probs); ``backend``:
+    an already loaded back-end (else loaded from ``cfg.model``); ``manifest``: use this table
+    instead of ``runs/<run>/manifest.parquet``; ``part_size``: utterances per part (default
+    ``PART_BATCHES`` batches); ``too_long``: ``truncate`` (default) or ``fail`` for audio longer
+    than the model's window.
+    """
+    from tqdm.auto import tqdm
+
+    from emologits.sfm import load_backend
+    from emologits.sfm.base import GenerationSettings
+
+    out_dir = _output_dir(cfg.run_dir, prompt_id, method)
+    prompt = get_prompt(cfg.resolve(cfg.prompts["file"]), prompt_id)
+    if manifest is None:
+        manifest = read_run_manifest(cfg)
+    missing = {"utt_id", "audio_path"} - set(manifest.columns)
+    if missing:
+        raise DataError(f"manifest lacks column(s) {sorted(missing)}")
+    if limit is not None:
+        manifest = manifest.head(int(limit))
+    utt_ids = [str(u) for u in manifest["utt_id"]]
+    if len(set(utt_ids)) != len(utt_ids):
+        raise DataError("manifest has duplicate utt_id values; each utterance must appear once")
+    audio_paths = [str(cfg.resolve(p)) for p in manifest["audio_path"]]
+
+    state = _distributed_state()
+    rank, n_proc = (state.process_index, state.num_processes) if state else (0, 1)
+    shard_i, n_shards = parse_shard(shard)
+    worker, n_workers = shard_i * n_proc + rank, n_shards * n_proc
+
+    if backend is None:
+        model_cfg = dict(cfg.model)
+        if state is not None and model_cfg.get("device", "auto") == "auto":
+            model_cfg["device"] = str(state.device)
+        backend = load_backend(model_cfg, project_root=cfg.project_root)
+    batch_size = int(cfg.model.get("batch_size") or 1)
+    part_size = int(part_size or batch_size * PART_BATCHES)
+    if part_size < 1:
+        raise ConfigError(f"part_size must be >= 1, got {part_size}")
+    settings = GenerationSettings.from_config(cfg.generation)
+
+    tracked_ids: list[int] = []
+    continuations: dict[str, str] | None = None
+    if method == "generate":
+        from emologits.verbalizer import tracked_token_ids
+
+        tracked_ids = [int(t) for t in tracked_token_ids(backend.tokenizer)]
+    else:
+        from emologits.extract.likelihood import answer_continuations
+
+        continuations = dict(answer_continuations(prompt.kind))
+
+    info: dict[str, Any] = {
+        "method": method,
+        "prompt": {"id": prompt.id, "kind": prompt.kind, "text": prompt.text},
+        "model": backend.provenance(),
+        "tracked_ids": tracked_ids,
+        "tracked_tokens": [str(t) for t in backend.tokenizer.convert_ids_to_tokens(tracked_ids)] if tracked_ids else [],
+        "generation": settings.as_dict() if method == "generate" else None,
+        "continuations": continuations,
+        "batch_size": batch_size,
+        "part_size": part_size,
+        "too_long": too_long,
+        "max_audio_seconds": getattr(backend, "max_audio_seconds", None),
+        "sampling_rate": backend.sampling_rate,
+        "manifest": {"path": str(cfg.run_dir / "manifest.parquet"), "n_utterances": len(utt_ids),
+                     "limit": limit, "utt_ids_first_last": [utt_ids[0], utt_ids[-1]] if utt_ids else []},
+        "workers": {"shards": n_shards, "processes": n_proc},
+        "packages": package_versions(),
+        "git": _git_commit(Path(__file__).resolve().parent),
+        "config": cfg.as_dict(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "columns": list(_schema(method, list(continuations or ())).names),
+    }
+    info_path = out_dir / "run.json"
+    if rank == 0:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _check_or_write_info(info_path, info, write=True)
+    if state is not None:
+        state.wait_for_everyone()
+        _check_or_write_info(info_path, info, write=False)
+
+    schema = _schema(method, list(continuations or ()))
+    parts = [list(range(s, min(s + part_size, len(utt_ids)))) for s in range(0, len(utt_ids), part_size)]
+    mine = [k for k in range(len(parts)) if k % n_workers == worker]
+    todo = [k for k in mine if not _part_done(_part_path(out_dir, k), [utt_ids[i] for i in parts[k]])]
+    n_mine = sum(len(parts[k]) for k in mine)
+    n_todo = sum(len(parts[k]) for k in todo)
+    label = f"{METHOD_DIRS[method]} {prompt_id}" + (f" [{worker}/{n_workers}]" if n_workers > 1 else "")
+    bar = tqdm(total=n_mine, initial=n_mine - n_todo, unit="utt", desc=label, disable=not progress,
+               dynamic_ncols=True, position=rank if n_proc > 1 else None)
+    for k in todo:
+        records: list[dict] = []
+        rows = parts[k]
+        for b in range(0, len(rows), batch_size):
+            idx = rows[b: b + batch_size]
+            ids, paths = [utt_ids[i] for i in idx], [audio_paths[i] for i in idx]
+            if method == "generate":
+                if settings.do_sample and settings.seed is not None:
+                    import torch
+
+                    torch.manual_seed(int(settings.seed) * 1_000_003 + idx[0])  # per batch: resumable
+                records += generate_batch(backend, ids, paths, prompt, tracked_ids, settings, too_long=too_long)
+            else:
+                records += likelihood_batch(backend, ids, paths, prompt, continuations or {}, too_long=too_long)
+            bar.update(len(idx))
+        _write_part(records, schema, _part_path(out_dir, k))
+    bar.close()
+
+    if state is not None:
+        state.wait_for_everyone()
+    summary = summarize_parts(out_dir, [[utt_ids[i] for i in p] for p in parts])
+    if rank == 0:
+        info_now = json.loads(info_path.read_text())
+        info_now["summary"] = summary
+        _write_json(info_path, info_now)
+        _print_summary(label, summary)
+    return out_dir
+
+
+def summarize_parts(out_dir: Path, expected_parts: list[list[str]] | None = None) -> dict[str, Any]:
+    """Counts over the parts on disk: utterances done, ok, failures by reason, complete or not."""
+    import pyarrow.parquet as pq
+
+    files = sorted(Path(out_dir).glob("part-*.parquet"))
+    counts: Counter = Counter()
+    n_done = n_ok = 0
+    for f in files:
+        t = pq.read_table(f, columns=["status", "error"]).to_pydict()
+        n_done += len(t["status"])
+        n_ok += sum(s == "ok" for s in t["status"])
+        counts.update(e for s, e in zip(t["status"], t["error"]) if s != "ok")
+    summary: dict[str, Any] = {"n_done": n_done, "n_ok": n_ok, "n_failed": n_done - n_ok,
+                               "failures_by_reason": dict(sorted(counts.items()))}
+    if expected_parts is not None:
+        expected = sum(len(p) for p in expected_parts)
+        n_parts_done = sum(_part_done(_part_path(Path(out_dir), k), p) for k, p in enumerate(expected_parts))
+        summary.update(n_expected=expected, complete=n_parts_done == len(expected_parts))
+    return summary
+
+
+def _print_summary(label: str, summary: dict) -> None:
+    status = "complete" if summary.get("complete", True) else "INCOMPLETE (other shards still running?)"
+    fails = summary["failures_by_reason"]
+    print(f"{label}: {summary['n_done']}/{summary.get('n_expected', summary['n_done'])} utterances, "
+          f"{summary['n_ok']} ok, {summary['n_failed']} failed"
+          + (f" (by reason: {', '.join(f'{r}={n}' for r, n in fails.items())})" if fails else "")
+          + f"; {status}", file=sys.stderr)
+
+
+def load_records(run_dir: str | Path, prompt_id: str, method: str = "generate") -> tuple[pd.DataFrame, dict]:
+    """All records of one prompt's run, merged in manifest order, and its run info (run.json, with
+    ``summary`` recomputed from the parts on disk). ``run_dir`` is ``runs/<run>`` (``cfg.run_dir``).
+
+    ``tracked_logits`` cells hold J rows of T values (``np.stack(cell)`` gives the (J, T) array);
+    ``run_info["tracked_ids"]`` gives the T token ids in column order.
+    """
+    out_dir = _output_dir(Path(run_dir), prompt_id, method)
+    info_path = out_dir / "run.json"
+    if not info_path.exists():
+        flag = " --method likelihood" if method == "likelihood" else ""
+        raise DataError(f"{info_path} not found: run `python -m emologits infer --config CFG --prompt "
+                        f"{prompt_id}{flag}` first (or notebooks/02_inference.ipynb)")
+    info = json.loads(info_path.read_text())
+    files = sorted(out_dir.glob("part-*.parquet"))
+    if files:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        records = pa.concat_tables([pq.read_table(f) for f in files]).to_pandas()
+    else:
+        records = pd.DataFrame(columns=info.get("columns", list(RECORD_COLUMNS)))
+    summary = summarize_parts(out_dir)
+    summary["n_expected"] = info["manifest"]["n_utterances"]
+    summary["complete"] = summary["n_done"] == summary["n_expected"]
+    info["summary"] = summary
+    if not summary["complete"]:
+        warnings.warn(f"{out_dir}: only {summary['n_done']} of {summary['n_expected']} utterances are done; "
+                      "run the same infer command again to finish (it resumes)", stacklevel=2)
+    return records.reset_index(drop=True), info
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="run config (YAML), e.g. configs/demo.yaml")
+    parser.add_argument("--prompt", action="append", dest="prompts", metavar="ID",
+                        help="prompt id (repeatable; default: every id in the config's prompts.ids)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N manifest utterances")
+    parser.add_argument("--shard", default=None, metavar="i/n",
+                        help="do shard i of n (0-based; e.g. $SLURM_ARRAY_TASK_ID/4); merge is automatic")
+    parser.add_argument("--method", choices=METHODS, default="generate",
+                        help="generate: text + emotion-token logits (default); likelihood: score class answers")
+    parser.add_argument("--too-long", choices=("truncate", "fail"), default="truncate",
+                        help="audio longer than the model's window: truncate it (default) or fail it")
+    parser.add_argument("--output-root", default=None, help="where runs/ goes (default: the project root)")
+
+
+def main(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config, output_root=args.output_root)
+    prompt_ids = args.prompts or list(cfg.prompts["ids"])
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be >= 1, got {args.limit}")
+    manifest = read_run_manifest(cfg)
+    parse_shard(args.shard)  # fail early on a bad --shard
+    backend = None
+    for pid in prompt_ids:
+        get_prompt(cfg.resolve(cfg.prompts["file"]), pid)
+    for pid in prompt_ids:
+        if backend is None:
+            from emologits.sfm import load_backend
+
+            model_cfg = dict(cfg.model)
+            state = _distributed_state()
+            if state is not None and model_cfg.get("device", "auto") == "auto":
+                model_cfg["device"] = str(state.device)
+            backend = load_backend(model_cfg, project_root=cfg.project_root)
+        run_inference(cfg, pid, limit=args.limit, shard=args.shard, method=args.method, backend=backend,
+                      manifest=manifest, too_long=args.too_long)
+    return 0
+
+
+__all__ = ["EXTRA_COLUMNS", "METHODS", "RECORD_COLUMNS", "add_arguments", "generate_batch", "likelihood_batch",
+           "load_records", "main", "package_versions", "parse_shard", "read_run_manifest", "run_inference",
+           "summarize_parts"]

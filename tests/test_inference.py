@@ -1,0 +1,219 @@
+"""The inference runner on the fake back-end: records, provenance, failures, resumption, shards."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from emologits.audio import load_audio
+from emologits.cli import main as cli_main
+from emologits.config import load_config
+from emologits.errors import ConfigError, DataError
+from emologits.inference import (EXTRA_COLUMNS, RECORD_COLUMNS, load_records, parse_shard,
+                                 run_inference, summarize_parts)
+from emologits.prompts import get_prompt
+from emologits.sfm.base import GenerationSettings
+from emologits.verbalizer import tracked_token_ids
+from fake_backend import FakeBackend, canonical, make_project, write_tone
+
+
+def _run(cfg_path, prompt="ambiguous", **kw):
+    cfg = load_config(cfg_path)
+    out = run_inference(cfg, prompt, progress=False, **kw)
+    return cfg, out
+
+
+def test_records_have_the_contract_columns_in_manifest_order(tmp_path):
+    cfg, out = _run(make_project(tmp_path, n=10, batch_size=4))
+    assert out == cfg.run_dir / "inference" / "ambiguous"
+    records, info = load_records(cfg.run_dir, "ambiguous")
+    assert list(records.columns[:3]) == ["utt_id", "status", "error"]
+    assert set(RECORD_COLUMNS) | set(EXTRA_COLUMNS) == set(records.columns)
+    assert records["utt_id"].tolist() == [f"u{i:03d}" for i in range(10)]
+    assert (records["status"] == "ok").all() and records["error"].isna().all()
+    assert info["summary"] == {"n_done": 10, "n_ok": 10, "n_failed": 0, "failures_by_reason": {},
+                               "n_expected": 10, "complete": True}
+
+
+def test_records_hold_exactly_what_the_backend_generated(tmp_path):
+    cfg, _ = _run(make_project(tmp_path, n=6, batch_size=4))
+    records, info = load_records(cfg.run_dir, "ambiguous")
+    backend = FakeBackend()
+    tracked = tracked_token_ids(backend.tokenizer)
+    assert info["tracked_ids"] == tracked and len(tracked) > 4
+    assert info["tracked_tokens"] == backend.tokenizer.convert_ids_to_tokens(tracked)
+    prompt = get_prompt(cfg.resolve(cfg.prompts["file"]), "ambiguous")
+    audio, _ = load_audio(tmp_path / "audio" / "u003.wav")
+    [expected] = backend.generate([audio], prompt.text, tracked, GenerationSettings.from_config(cfg.generation))
+    row = records.iloc[3]
+    assert row["text"] == expected.text and "%" in row["text"]
+    np.testing.assert_array_equal(np.asarray(row["generated_token_ids"]), expected.generated_token_ids)
+    logits = np.stack(row["tracked_logits"])
+    assert logits.shape == (len(expected.generated_token_ids), len(tracked))
+    np.testing.assert_array_equal(logits, expected.tracked_logits)
+    np.testing.assert_array_equal(np.asarray(row["logsumexp"]), expected.logsumexp)
+    assert row["seconds"] >= 0 and row["truncated"] == False  # noqa: E712 (numpy bool)
+
+
+def test_run_json_records_provenance(tmp_path):
+    cfg, out = _run(make_project(tmp_path, n=3, generation={"max_new_tokens": 7}), prompt="single")
+    info = json.loads((out / "run.json").read_text())
+    assert info["prompt"]["id"] == "single" and info["prompt"]["text"].startswith("You are an expert")
+    assert info["model"]["backend"] == "fake" and info["model"]["dtype"] == "float32"
+    assert info["generation"]["max_new_tokens"] == 7 and info["generation"]["do_sample"] is False
+    assert info["packages"]["numpy"] == np.__version__
+    assert set(info["git"]) == {"commit", "dirty"}
+    assert info["config"]["model"]["backend"] == "fake_backend:FakeBackend"
+    assert info["batch_size"] == 4 and info["part_size"] == 16 and info["too_long"] == "truncate"
+    assert info["summary"]["complete"] is True
+
+
+def test_batches_respect_batch_size_and_never_cross_parts(tmp_path):
+    cfg = load_config(make_project(tmp_path, n=11, batch_size=3))
+    backend = FakeBackend()
+    run_inference(cfg, "ambiguous", backend=backend, part_size=6, progress=False)
+    assert backend.batch_sizes == [3, 3, 3, 2]  # parts [0,6) and [6,11): 3+3 | 3+2
+    parts = sorted((cfg.run_dir / "inference" / "ambiguous").glob("part-*.parquet"))
+    assert [len(pd.read_parquet(p)) for p in parts] == [6, 5]
+
+
+def test_failures_are_recorded_with_reasons_and_counted(tmp_path, capsys):
+    special = {
+        1: lambda p: p.write_bytes(b"garbage"),
+        2: lambda p: sf.write(p, np.zeros(8000, np.float32), 16000),
+        3: lambda p: sf.write(p, np.zeros(0, np.float32), 16000),
+        4: lambda p: write_tone(p, seconds=0.5, sr=16000),        # 8000 samples -> NaN logits
+        5: lambda p: write_tone(p, seconds=0.25, sr=16000),       # 4000 samples -> model raises
+    }
+    cfg_path = make_project(tmp_path, n=8, batch_size=8, special=special,
+                            options={"nan_if_samples": 8000, "fail_if_samples": 4000})
+    cfg, out = _run(cfg_path)
+    records, info = load_records(cfg.run_dir, "ambiguous")
+    by_id = records.set_index("utt_id")
+    assert by_id.loc["u001", "error"] == "unreadable"
+    assert by_id.loc["u002", "error"] == "silent"
+    assert by_id.loc["u003", "error"] == "empty"
+    assert by_id.loc["u004", "error"] == "nonfinite_logits"
+    assert by_id.loc["u005", "error"] == "model_error" and "fake model failure" in by_id.loc["u005", "error_message"]
+    assert (by_id.loc[["u001", "u002", "u003", "u004", "u005"], "status"] == "failed").all()
+    assert (by_id.loc[["u000", "u006", "u007"], "status"] == "ok").all()  # the rest of the batch goes on
+    assert "u001.wav" in by_id.loc["u001", "error_message"]
+    expected = {"empty": 1, "model_error": 1, "nonfinite_logits": 1, "silent": 1, "unreadable": 1}
+    assert info["summary"]["failures_by_reason"] == expected
+    assert json.loads((out / "run.json").read_text())["summary"]["failures_by_reason"] == expected
+    err = capsys.readouterr().err
+    assert "3 ok, 5 failed" in err and "unreadable=1" in err and "model_error=1" in err
+
+
+def test_stereo_and_other_rates_are_converted(tmp_path):
+    special = {0: lambda p: write_tone(p, sr=44100, channels=2), 1: lambda p: write_tone(p, sr=8000)}
+    cfg, _ = _run(make_project(tmp_path, n=3, special=special))
+    records, _ = load_records(cfg.run_dir, "ambiguous")
+    assert (records["status"] == "ok").all()
+
+
+def test_too_long_audio_is_truncated_or_failed(tmp_path):
+    special = {1: lambda p: write_tone(p, seconds=2.5)}
+    cfg_path = make_project(tmp_path, n=3, special=special, options={"max_audio_seconds": 1.0})
+    cfg, _ = _run(cfg_path)
+    records, _ = load_records(cfg.run_dir, "ambiguous")
+    assert records["truncated"].tolist() == [False, True, False]
+    assert records["status"].tolist() == ["ok"] * 3 and records["audio_seconds"][1] == pytest.approx(2.5)
+    _run(cfg_path, prompt="single", too_long="fail")
+    records, info = load_records(cfg.run_dir, "single")
+    assert records["error"].isna().tolist() == [True, False, True] and records["error"][1] == "too_long"
+    assert info["summary"]["failures_by_reason"] == {"too_long": 1}
+
+
+def test_rerun_skips_done_parts_and_redoes_missing_or_broken_ones(tmp_path):
+    cfg = load_config(make_project(tmp_path, n=12, batch_size=2))
+    run_inference(cfg, "ambiguous", part_size=4, progress=False)
+    full, _ = load_records(cfg.run_dir, "ambiguous")
+    out = cfg.run_dir / "inference" / "ambiguous"
+    (out / "part-00001.parquet").unlink()
+    (out / "part-00002.parquet").write_bytes(b"half a file")
+    backend = FakeBackend()
+    run_inference(cfg, "ambiguous", part_size=4, backend=backend, progress=False)
+    assert sum(backend.batch_sizes) == 8  # parts 1 and 2 only
+    again, info = load_records(cfg.run_dir, "ambiguous")
+    assert canonical(again) == canonical(full) and info["summary"]["complete"]
+    backend = FakeBackend()
+    run_inference(cfg, "ambiguous", part_size=4, backend=backend, progress=False)
+    assert backend.batch_sizes == []  # nothing left to do
+
+
+def test_limit_then_full_run_redoes_the_partial_part(tmp_path):
+    cfg = load_config(make_project(tmp_path, n=10, batch_size=2))
+    run_inference(cfg, "ambiguous", limit=5, part_size=4, progress=False)
+    limited, info = load_records(cfg.run_dir, "ambiguous")
+    assert limited["utt_id"].tolist() == ["u000", "u001", "u002", "u003", "u004"] and info["summary"]["complete"]
+    run_inference(cfg, "ambiguous", part_size=4, progress=False)
+    full, info = load_records(cfg.run_dir, "ambiguous")
+    assert len(full) == 10 and full["utt_id"].is_unique and info["summary"]["complete"]
+
+
+def test_shards_merge_to_the_unsharded_result(tmp_path):
+    whole = load_config(make_project(tmp_path / "a", n=13, batch_size=2))
+    run_inference(whole, "ambiguous", part_size=4, progress=False)
+    expected, _ = load_records(whole.run_dir, "ambiguous")
+    sharded = load_config(make_project(tmp_path / "b", n=13, batch_size=2))
+    run_inference(sharded, "ambiguous", shard="1/3", part_size=4, progress=False)
+    with pytest.warns(UserWarning, match="only 4 of 13"):
+        partial, info = load_records(sharded.run_dir, "ambiguous")
+    assert partial["utt_id"].tolist() == ["u004", "u005", "u006", "u007"] and not info["summary"]["complete"]
+    for i in (2, 0):
+        run_inference(sharded, "ambiguous", shard=f"{i}/3", part_size=4, progress=False)
+    merged, info = load_records(sharded.run_dir, "ambiguous")
+    assert canonical(merged) == canonical(expected) and info["summary"]["complete"]
+
+
+def test_changed_settings_refuse_to_mix_with_existing_parts(tmp_path):
+    cfg_path = make_project(tmp_path, n=4)
+    _run(cfg_path)
+    changed = load_config(cfg_path, overrides={"generation": {"max_new_tokens": 5}})
+    with pytest.raises(ConfigError, match="differs in: generation"):
+        run_inference(changed, "ambiguous", progress=False)
+
+
+@pytest.mark.parametrize("text,expected", [(None, (0, 1)), ("0/4", (0, 4)), ("3/4", (3, 4)), ((1, 2), (1, 2))])
+def test_parse_shard(text, expected):
+    assert parse_shard(text) == expected
+
+
+@pytest.mark.parametrize("text", ["4/4", "-1/2", "1", "a/b", "0/0"])
+def test_parse_shard_rejects(text):
+    with pytest.raises(ConfigError, match="shard"):
+        parse_shard(text)
+
+
+def test_missing_manifest_names_the_step_to_run(tmp_path, capsys):
+    cfg_path = make_project(tmp_path, n=2, write_manifest=False)
+    with pytest.raises(DataError, match="python -m emologits prepare"):
+        _run(cfg_path)
+    assert cli_main(["infer", "--config", str(cfg_path)]) == 2
+    assert "manifest.parquet not found" in capsys.readouterr().err
+
+
+def test_cli_runs_every_configured_prompt(tmp_path):
+    cfg_path = make_project(tmp_path, n=5)
+    assert cli_main(["infer", "--config", str(cfg_path), "--limit", "3"]) == 0
+    cfg = load_config(cfg_path)
+    for pid in ("ambiguous", "single"):
+        records, info = load_records(cfg.run_dir, pid)
+        assert len(records) == 3 and info["manifest"]["limit"] == 3
+    single, _ = load_records(cfg.run_dir, "single")
+    assert set(single["text"]) <= {"Happiness", "Sadness", "Neutral", "Angry"}
+
+
+def test_load_records_before_any_run_names_the_command(tmp_path):
+    cfg = load_config(make_project(tmp_path, n=2))
+    with pytest.raises(DataError, match="python -m emologits infer"):
+        load_records(cfg.run_dir, "ambiguous")
+
+
+def test_summarize_parts_counts_what_is_on_disk(tmp_path):
+    cfg, out = _run(make_project(tmp_path, n=5, special={0: lambda p: p.write_bytes(b"x")}))
+    assert summarize_parts(out)["failures_by_reason"] == {"unreadable": 1}
