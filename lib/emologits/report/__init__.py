@@ -1,0 +1,26 @@
+"""Paper artefacts of a run (issue 6 "Outputs"): Tables 1-3, figures, the run README.
+
+* :mod:`emologits.report.paper` -- the paper's printed numbers (``PAPER_TABLE1/2/3``).
+* :mod:`emologits.report.tables` -- ``table1/2/3``, ``figure3_table``, ``display_table``,
+  ``write_table(df, out_dir, name) -> [csv, md, tex]``.
+* :mod:`emologits.report.figures` -- ``figure3``, ``reliability_diagram``, ``class_scatter``,
+  ``entropy_histogram``; each ``(..., out_dir, name) -> [png, pdf]``.
+* :mod:`emologits.report.readme` -- ``collect_provenance``, ``write_run_readme``.
+
+Typical notebook use::
+
+    from emologits import metrics
+    from emologits.report import tables, figures, write_table
+    text = metrics.evaluate_predictions(manifest, text_dists, n_boot=1000, seed=0)
+    token = metrics.evaluate_predictions(manifest, token_dists, n_boot=1000, seed=0)
+    t1 = tables.table1(text, token, extra={"Label likelihood": likelihood})
+    write_table(t1, cfg.figures_dir, "table1", caption="Table 1: Performance for ambiguous SER")
+"""
+from emologits.report.paper import PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3
+from emologits.report.readme import collect_provenance, write_run_readme
+from emologits.report.tables import display_table, figure3_table, table1, table2, table3, write_table
+
+__all__ = [
+    "PAPER_TABLE1", "PAPER_TABLE2", "PAPER_TABLE3", "collect_provenance", "display_table",
+    "figure3_table", "table1", "table2", "table3", "write_run_readme", "write_table",
+]
