@@ -1,0 +1,61 @@
+"""Data preparation (paper sec. 4.1): one loader per data set, one manifest format out.
+
+``prepare_manifest(dataset, root, …)`` returns the manifest (see :mod:`emologits.data.manifest`);
+``write_manifest`` / ``read_manifest`` store and load it as Parquet. Command line:
+``python -m emologits prepare --dataset {iemocap,cremad,synthetic} --root DIR --out FILE``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from emologits.data.manifest import (
+    ALL_COLUMNS, ANNOTATIONS_COLUMN, EXTRA_COLUMNS, MANIFEST_COLUMNS, majority_labels,
+    read_manifest, validate_manifest, write_manifest,
+)
+from emologits.errors import DataError
+
+DATASETS: tuple[str, ...] = ("iemocap", "cremad", "synthetic")
+#: Options each data set accepts in ``prepare_manifest(options=…)`` (config ``data.options``).
+DATASET_OPTIONS: dict[str, tuple[str, ...]] = {
+    "iemocap": (), "cremad": (), "synthetic": ("n_utterances", "seed")}
+
+__all__ = [
+    "ALL_COLUMNS", "ANNOTATIONS_COLUMN", "DATASETS", "EXTRA_COLUMNS", "MANIFEST_COLUMNS",
+    "majority_labels", "prepare_manifest", "read_manifest", "validate_manifest", "write_manifest",
+]
+
+
+def prepare_manifest(dataset: str, root: Path, *, selection: str | None = None,
+                     labels_only: bool = False, options: dict[str, Any] | None = None) -> pd.DataFrame:
+    """The manifest of ``dataset`` under ``root``.
+
+    ``selection`` is the subset rule: an IEMOCAP rule (``iemocap.SELECTION_RULES``, default
+    ``aer-llm``) for iemocap and synthetic, a CREMA-D rule (``cremad.CREMAD_RULES``, default
+    ``drop-other``) for cremad. ``labels_only`` builds the ground truth without audio
+    (``audio_path`` null where the file is absent). ``options``: synthetic takes
+    ``n_utterances`` and ``seed`` (the corpus is generated into ``root`` when absent).
+    """
+    if dataset not in DATASETS:
+        raise DataError(f"unknown dataset {dataset!r}; choose from {list(DATASETS)}")
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(DATASET_OPTIONS[dataset]))
+    if unknown:
+        raise DataError(f"dataset {dataset!r}: unknown option(s) {unknown}; "
+                        f"accepted: {list(DATASET_OPTIONS[dataset])}")
+    root = Path(root).expanduser()
+    if dataset == "iemocap":
+        from emologits.data.iemocap import prepare_iemocap
+        return prepare_iemocap(root, selection=selection, labels_only=labels_only)
+    if dataset == "cremad":
+        from emologits.data.cremad import CREMAD_RULES, prepare_cremad
+        from emologits.data.iemocap import SELECTION_RULES
+        if selection in SELECTION_RULES:
+            raise DataError(f"selection {selection!r} is an IEMOCAP rule; CREMA-D rules: "
+                            f"{list(CREMAD_RULES)}")
+        return prepare_cremad(root, rule=selection, labels_only=labels_only)
+    from emologits.data.synthetic import prepare_synthetic
+    return prepare_synthetic(root, selection=selection, labels_only=labels_only,
+                             n_utterances=options.get("n_utterances"), seed=options.get("seed"))

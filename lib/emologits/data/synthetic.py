@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from tqdm import tqdm
 
 from emologits.emotions import EMOTIONS
 from emologits.errors import DataError
@@ -156,7 +157,8 @@ def _fmt_vad(v: tuple[float, float, float]) -> str:
 def _write_corpus(root: Path, n_utterances: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     latent_rows = []
-    for session, dialog, size in _dialogs(n_utterances):
+    for session, dialog, size in tqdm(_dialogs(n_utterances), desc="synthetic dialogs",
+                                      unit="dialog", leave=False, disable=None):
         evaluators = sorted(rng.choice(np.arange(1, 7), size=3, replace=False).tolist())
         blocks = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
         wav_dir = root / f"Session{session}" / "sentences" / "wav" / dialog
@@ -252,3 +254,23 @@ def write_synthetic_corpus(out_dir: Path, *, n_utterances: int = 240, seed: int 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
+
+
+def prepare_synthetic(root: Path, *, selection: str | None = None, labels_only: bool = False,
+                      n_utterances: int | None = None, seed: int | None = None):
+    """Manifest of the synthetic corpus in ``root`` (dataset ``synthetic``), written there first
+    when ``root`` holds no corpus yet; read with the unchanged IEMOCAP loader."""
+    from emologits.data.iemocap import prepare_iemocap
+
+    root = Path(root).expanduser().resolve()
+    marker = read_marker(root) if root.is_dir() else None
+    if marker is None:
+        write_synthetic_corpus(root, n_utterances=240 if n_utterances is None else n_utterances,
+                               seed=0 if seed is None else seed)
+    else:
+        asked = {k: v for k, v in (("n_utterances", n_utterances), ("seed", seed)) if v is not None}
+        have = {k: marker.get(k) for k in asked}
+        if have != asked:
+            raise DataError(f"{root}: holds a synthetic corpus made with {have}, not {asked}; "
+                            "use another --root or delete this one")
+    return prepare_iemocap(root, selection=selection, labels_only=labels_only, dataset="synthetic")

@@ -1,0 +1,75 @@
+"""``python -m emologits prepare``: build a manifest (utterances + ground-truth distributions).
+
+    python -m emologits prepare --dataset iemocap --root IEMOCAP_full_release --out iemocap.parquet
+    python -m emologits prepare --dataset iemocap --root labels/ --out m.parquet --labels-only
+    python -m emologits prepare --dataset cremad --root CREMA-D --out cremad.parquet [--cremad-rule R]
+    python -m emologits prepare --dataset synthetic --root .cache/data/synthetic_iemocap --out s.parquet
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from emologits.data import DATASETS, prepare_manifest, write_manifest
+from emologits.data.cremad import CREMAD_RULES, DEFAULT_CREMAD_RULE
+from emologits.data.iemocap import DEFAULT_SELECTION, SELECTION_RULES
+from emologits.emotions import EMOTIONS
+from emologits.errors import DataError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = ("IEMOCAP/synthetic selection rules:\n"
+                     + "".join(f"  {k}: {v}\n" for k, v in SELECTION_RULES.items())
+                     + "CREMA-D rules:\n" + "".join(f"  {k}: {v}\n" for k, v in CREMAD_RULES.items()))
+    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--root", required=True, type=Path,
+                        help="IEMOCAP_full_release folder; CREMA-D folder holding tabulatedVotes.csv; "
+                             "synthetic: folder to read, or to generate into when it holds no corpus")
+    parser.add_argument("--out", required=True, type=Path, help="manifest to write (Parquet)")
+    parser.add_argument("--labels-only", action="store_true",
+                        help="build the ground truth without audio files (audio_path null when absent)")
+    parser.add_argument("--selection", choices=list(SELECTION_RULES), default=None,
+                        help=f"IEMOCAP/synthetic subset rule (default {DEFAULT_SELECTION})")
+    parser.add_argument("--cremad-rule", choices=list(CREMAD_RULES), default=None,
+                        help=f"CREMA-D rule for disgust/fear votes (default {DEFAULT_CREMAD_RULE})")
+    parser.add_argument("--n-utterances", type=int, default=None,
+                        help="synthetic: corpus size when generating (default 240)")
+    parser.add_argument("--seed", type=int, default=None, help="synthetic: generator seed (default 0)")
+
+
+def main(args: argparse.Namespace) -> int:
+    dataset = args.dataset
+    if dataset == "cremad" and args.selection is not None:
+        raise DataError("--selection applies to iemocap/synthetic; use --cremad-rule for cremad")
+    if dataset != "cremad" and args.cremad_rule is not None:
+        raise DataError("--cremad-rule applies to --dataset cremad only")
+    if dataset != "synthetic" and (args.n_utterances is not None or args.seed is not None):
+        raise DataError("--n-utterances/--seed apply to --dataset synthetic only")
+    options = {}
+    if dataset == "synthetic":
+        options = {k: v for k, v in (("n_utterances", args.n_utterances), ("seed", args.seed))
+                   if v is not None}
+    selection = args.cremad_rule if dataset == "cremad" else args.selection
+    df = prepare_manifest(dataset, args.root, selection=selection, labels_only=args.labels_only,
+                          options=options)
+    root = args.root.expanduser().resolve()
+    if dataset == "cremad":
+        from emologits.data.cremad import rule_counts
+        counts, chosen, title = rule_counts(root), df["selection"].iloc[0], "CREMA-D rule"
+    else:
+        from emologits.data.iemocap import selection_counts
+        counts, chosen, title = selection_counts(root), df["selection"].iloc[0], "selection rule"
+    print(f"{dataset} at {root}")
+    print(f"utterances kept per {title}:")
+    for name, n in counts.items():
+        print(f"  {name:<16}{n:>7}{'  <- used' if name == chosen else ''}")
+    label_counts = df["label"].value_counts(dropna=False)
+    print("majority labels: " + ", ".join(f"{e} {int(label_counts.get(e, 0))}" for e in EMOTIONS)
+          + f", none (tie) {int(df['label'].isna().sum())}")
+    n_missing = int(df["audio_path"].isna().sum())
+    if n_missing:
+        print(f"audio: {n_missing} of {len(df)} utterances without an audio file (--labels-only)")
+    path = write_manifest(df, args.out)
+    print(f"wrote {len(df)} utterances to {path.resolve()}")
+    return 0

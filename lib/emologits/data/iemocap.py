@@ -1,0 +1,278 @@
+"""IEMOCAP: parse the dialog label files and select the four-class subset (paper sec. 4.1).
+
+``--root`` is the ``IEMOCAP_full_release`` folder. Labels come from
+``Session*/dialog/EmoEvaluation/<dialog>.txt``; each utterance block is::
+
+    [6.2901 - 8.2357]<TAB>Ses01F_impro01_F000<TAB>neu<TAB>[2.5000, 2.5000, 2.5000]
+    C-E2:<TAB>Neutral;<TAB>()            categorical, external evaluator 2
+    C-F1:<TAB>Neutral; Anger;<TAB>()     categorical, self-evaluation (C-F<n> / C-M<n>)
+    A-E3:<TAB>val 3; act 2; dom  2;<TAB>()   attributes (not used)
+
+Audio is at ``Session*/sentences/wav/<dialog>/<utt_id>.wav``. The paper keeps "utterances that
+only include four emotion classes" (4,373) without giving the rule; ``SELECTION_RULES`` names
+the rules offered, the default ``aer-llm`` being the rule of the same group's AER-LLM code
+(see docs/conventions.md for the evidence).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+from tqdm import tqdm
+
+from emologits.data.manifest import build_manifest, check_unique_ids
+from emologits.emotions import EMOTIONS
+from emologits.errors import DataError
+
+#: IEMOCAP categorical labels that map into the paper's four classes (Excited -> happiness).
+LABEL_TO_CLASS: dict[str, str] = {
+    "Anger": "anger", "Happiness": "happiness", "Excited": "happiness",
+    "Sadness": "sadness", "Neutral": "neutral",
+}
+#: Every categorical label in the release; anything else in a C- line is a DataError.
+KNOWN_LABELS: frozenset[str] = frozenset(
+    [*LABEL_TO_CLASS, "Frustration", "Surprise", "Fear", "Disgust", "Other"])
+#: Header consensus codes that map into the four classes (``xxx`` = no agreement).
+CONSENSUS_TO_CLASS: dict[str, str] = {
+    "ang": "anger", "hap": "happiness", "exc": "happiness", "sad": "sadness", "neu": "neutral"}
+
+DEFAULT_SELECTION = "aer-llm"
+#: Selection rule name -> one-line description (the ``--selection`` choices).
+SELECTION_RULES: dict[str, str] = {
+    "aer-llm": "keep when the first label of every external evaluator (C-E) maps into the four "
+               "classes (Excited->happiness); distribution = those first labels, one count each "
+               "(AER-LLM's rule; self-evaluations excluded)",
+    "consensus": "keep when the release's consensus label (header) is ang/hap/exc/sad/neu; "
+                 "distribution = the external evaluators' first labels that map into the four "
+                 "classes, renormalised",
+    "all-labels": "keep when every label of every external evaluator maps into the four classes; "
+                  "distribution = all those labels, one count each",
+}
+
+_HEADER = re.compile(
+    r"^\[(?P<start>\d+(?:\.\d+)?) - (?P<end>\d+(?:\.\d+)?)\]\t(?P<utt>\S+)\t(?P<cons>[a-z]+)\t"
+    r"\[(?P<vad>[^\]]*)\]\s*$")
+_CATEGORICAL = re.compile(r"^C-(?P<rater>[EFM]\d+):\t(?P<labels>[^\t]*)\t\((?P<comment>.*)\)\s*$")
+_ATTRIBUTE = re.compile(r"^A-[EFM]\d+:\t")
+
+
+@dataclass
+class Utterance:
+    """One utterance block of a label file."""
+
+    utt_id: str
+    dialog: str
+    session: int
+    start_s: float
+    end_s: float
+    consensus: str
+    file: Path
+    line: int
+    #: (rater code such as "E2" / "F1" / "M3", its labels in order), in file order.
+    evaluations: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    @property
+    def external(self) -> list[list[str]]:
+        """Labels of the external evaluators (C-E lines) only."""
+        return [labels for rater, labels in self.evaluations if rater.startswith("E")]
+
+    @property
+    def speaker(self) -> str:
+        """The speaking actor, e.g. ``Ses01F``: session + gender letter of the id's last part."""
+        return f"{self.utt_id[:5]}{self.utt_id.rsplit('_', 1)[-1][0]}"
+
+
+def parse_label_file(path: Path) -> list[Utterance]:
+    """All utterance blocks of one ``EmoEvaluation/<dialog>.txt``; DataError names file:line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise DataError(f"{path}: label file not found") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not a UTF-8/ASCII text label file ({exc.reason} at byte {exc.start})") from exc
+    dialog = path.stem
+    session_match = (re.fullmatch(r"Session(\d+)", path.parent.parent.parent.name)
+                     or re.match(r"Ses(\d+)", dialog))
+    session = int(session_match.group(1)) if session_match else 0
+    utterances: list[Utterance] = []
+    current: Utterance | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip("\r")
+        where = f"{path}:{number}"
+        if not line.strip() or line.startswith("%"):
+            continue
+        if line.startswith("["):
+            m = _HEADER.match(line)
+            if not m:
+                raise DataError(f"{where}: malformed utterance header {line!r} (expected "
+                                "'[start - end]<TAB>utt_id<TAB>label<TAB>[V, A, D]')")
+            start, end = float(m["start"]), float(m["end"])
+            if end < start:
+                raise DataError(f"{where}: end time {end} is before start time {start}")
+            current = Utterance(m["utt"], dialog, session,
+                                start, end, m["cons"], path, number)
+            utterances.append(current)
+        elif line.startswith("C-"):
+            m = _CATEGORICAL.match(line)
+            if not m:
+                raise DataError(f"{where}: malformed evaluator line {line!r} (expected "
+                                "'C-E<n>:<TAB>Label; Label;<TAB>(comment)')")
+            if current is None:
+                raise DataError(f"{where}: evaluator line before any utterance header")
+            labels = [lab.strip() for lab in m["labels"].split(";") if lab.strip()]
+            if not labels and m["rater"].startswith("E"):
+                # The release has 5 empty self-evaluation lines ("C-F1:\t;\t()"), kept as [];
+                # an external evaluator without a label would leave the rules undefined.
+                raise DataError(f"{where}: external evaluator line without a label")
+            unknown = [lab for lab in labels if lab not in KNOWN_LABELS]
+            if unknown:
+                raise DataError(f"{where}: unknown label(s) {unknown}; known: {sorted(KNOWN_LABELS)}")
+            current.evaluations.append((m["rater"], labels))
+        elif line.startswith("A-"):
+            if not _ATTRIBUTE.match(line) or current is None:
+                raise DataError(f"{where}: malformed attribute line {line!r}")
+        else:
+            raise DataError(f"{where}: unexpected line {line!r}")
+    if not utterances:
+        raise DataError(f"{path}: no utterance blocks (expected lines like '[start - end]<TAB>utt_id…')")
+    for utt in utterances:
+        if not utt.external:
+            raise DataError(f"{path}:{utt.line}: utterance {utt.utt_id} has no external evaluator "
+                            "line (C-E<n>)")
+    return utterances
+
+
+def find_label_files(root: Path) -> list[Path]:
+    """The dialog label files under an ``IEMOCAP_full_release`` root, sorted; DataError when the
+    root is wrong or a session/dialog lacks its label file."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"{root}: IEMOCAP root not found (pass the IEMOCAP_full_release folder)")
+    sessions = sorted(p for p in root.glob("Session*") if p.is_dir())
+    if not sessions:
+        hint = ""
+        nested = [p for p in root.glob("*/Session*") if p.is_dir()]
+        if nested:
+            hint = f"; did you mean {nested[0].parent}?"
+        raise DataError(f"{root}: no Session*/ folders; --root must be the IEMOCAP_full_release "
+                        f"folder{hint}")
+    files: list[Path] = []
+    for session in sessions:
+        label_dir = session / "dialog" / "EmoEvaluation"
+        found = sorted(p for p in label_dir.glob("*.txt") if not p.name.startswith("."))
+        if not found:
+            raise DataError(f"{label_dir}: no label files (*.txt) for {session.name}")
+        wav_dir = session / "sentences" / "wav"
+        if wav_dir.is_dir():
+            stems = {p.stem for p in found}
+            for dialog in sorted(p.name for p in wav_dir.iterdir() if p.is_dir()):
+                if dialog not in stems:
+                    raise DataError(f"{label_dir / (dialog + '.txt')}: label file missing for the "
+                                    f"audio folder {wav_dir / dialog}")
+        files.extend(found)
+    return files
+
+
+def read_utterances(root: Path) -> list[Utterance]:
+    """Every utterance of every label file under ``root``; DataError on duplicate ids."""
+    seen: dict[str, Utterance] = {}
+    out: list[Utterance] = []
+    for path in tqdm(find_label_files(root), desc="label files", unit="file", leave=False, disable=None):
+        for utt in parse_label_file(path):
+            if utt.utt_id in seen:
+                first = seen[utt.utt_id]
+                raise DataError(f"{utt.file}:{utt.line}: duplicate utterance id {utt.utt_id} "
+                                f"(first at {first.file}:{first.line})")
+            seen[utt.utt_id] = utt
+            out.append(utt)
+    return out
+
+
+def _counts(labels: list[str]) -> list[int]:
+    classes = [LABEL_TO_CLASS[lab] for lab in labels]
+    return [classes.count(e) for e in EMOTIONS]
+
+
+def _rule_aer_llm(utt: Utterance) -> list[int] | None:
+    firsts = [labels[0] for labels in utt.external]
+    return _counts(firsts) if all(lab in LABEL_TO_CLASS for lab in firsts) else None
+
+
+def _rule_consensus(utt: Utterance) -> list[int] | None:
+    if utt.consensus not in CONSENSUS_TO_CLASS:
+        return None
+    in_class = [labels[0] for labels in utt.external if labels[0] in LABEL_TO_CLASS]
+    return _counts(in_class) if in_class else None
+
+
+def _rule_all_labels(utt: Utterance) -> list[int] | None:
+    every = [lab for labels in utt.external for lab in labels]
+    return _counts(every) if all(lab in LABEL_TO_CLASS for lab in every) else None
+
+
+#: Rule name -> function(utterance) -> four in-class counts (EMOTIONS order), or None to drop it.
+_RULES: dict[str, Callable[[Utterance], list[int] | None]] = {
+    "aer-llm": _rule_aer_llm, "consensus": _rule_consensus, "all-labels": _rule_all_labels}
+
+
+def _check_rule(selection: str) -> Callable[[Utterance], list[int] | None]:
+    if selection not in _RULES:
+        raise DataError(f"unknown IEMOCAP selection rule {selection!r}; choose from {list(SELECTION_RULES)}")
+    return _RULES[selection]
+
+
+def selection_counts(root: Path, utterances: list[Utterance] | None = None) -> dict[str, int]:
+    """Number of utterances each selection rule keeps (labels only; audio not needed)."""
+    utterances = read_utterances(root) if utterances is None else utterances
+    return {name: sum(rule(u) is not None for u in utterances) for name, rule in _RULES.items()}
+
+
+def audio_path(root: Path, utt: Utterance) -> Path:
+    """Where the release keeps an utterance's audio."""
+    return Path(root) / f"Session{utt.session}" / "sentences" / "wav" / utt.dialog / f"{utt.utt_id}.wav"
+
+
+def prepare_iemocap(root: Path, *, selection: str | None = None, labels_only: bool = False,
+                    dataset: str = "iemocap",
+                    utterances: list[Utterance] | None = None) -> pd.DataFrame:
+    """Manifest of the utterances that ``selection`` keeps, with their ground-truth distributions.
+
+    Without ``labels_only`` every kept utterance must have its audio file (one DataError lists how
+    many are missing and the first few); with it, ``audio_path`` is null where the file is absent.
+    """
+    selection = selection or DEFAULT_SELECTION
+    rule = _check_rule(selection)
+    root = Path(root).expanduser().resolve()
+    utterances = read_utterances(root) if utterances is None else utterances
+    rows, missing = [], []
+    for utt in utterances:
+        counts = rule(utt)
+        if counts is None:
+            continue
+        wav = audio_path(root, utt)
+        exists = wav.is_file()
+        if not exists:
+            missing.append(wav)
+        rows.append({
+            "utt_id": utt.utt_id, "dataset": dataset,
+            "audio_path": str(wav) if exists else None, "counts": counts,
+            "annotations": json.dumps({f"C-{rater}": labels for rater, labels in utt.evaluations}),
+            "selection": selection, "session": utt.session, "dialog": utt.dialog,
+            "speaker": utt.speaker, "start_s": utt.start_s, "end_s": utt.end_s,
+            "consensus": utt.consensus,
+        })
+    if not rows:
+        raise DataError(f"{root}: the selection rule {selection!r} keeps no utterance")
+    if missing and not labels_only:
+        shown = "\n  ".join(str(p) for p in missing[:5])
+        raise DataError(f"{root}: {len(missing)} of {len(rows)} selected utterances have no audio "
+                        f"file, e.g.\n  {shown}\n(use --labels-only to build the ground truth "
+                        "without audio)")
+    df = build_manifest(rows)
+    check_unique_ids(df, str(root))
+    return df
