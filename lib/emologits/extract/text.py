@@ -1,0 +1,189 @@
+"""Text-level analysis (paper sec. 3.4.1): generated text -> a distribution over the four classes.
+
+``parse_distribution`` reads answers to distribution prompts ("Happiness: 0%, Neutral: 0%, Sadness:
+35%, Anger: 65%"); ``parse_single_label`` reads answers to the single prompt (sec. 5.2). Both return a
+result with a short ``reason`` code when the text gives no valid answer; invalid answers are counted
+per run (:func:`invalid_report`), never dropped. All conventions: docs/conventions.md, "Text-level
+parsing".
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from emologits.emotions import EMOTIONS
+from emologits.extract.common import (STATUS_OK, distribution_frame, failed_inference_reason,
+                                      invalid_report, invalid_row, valid_row)
+
+__all__ = ["ParsedDistribution", "ParsedLabel", "parse_distribution", "parse_single_label",
+           "text_distributions", "invalid_report", "SYNONYMS", "OTHER_EMOTIONS"]
+
+#: Words read as each class (lower case; matched as whole words, any case in the text).
+SYNONYMS: dict[str, str] = {
+    "anger": "anger", "angry": "anger",
+    "happiness": "happiness", "happy": "happiness",
+    "sadness": "sadness", "sad": "sadness",
+    "neutral": "neutral", "neutrality": "neutral",
+}
+
+#: Emotion words outside the four classes. Their percentages are dropped (the four classes are then
+#: renormalised) and the result carries the note ``extra_emotions``.
+OTHER_EMOTIONS: frozenset[str] = frozenset({
+    "fear", "fearful", "afraid", "surprise", "surprised", "disgust", "disgusted", "contempt",
+    "frustration", "frustrated", "excitement", "excited", "calm", "calmness", "joy", "joyful", "love",
+    "boredom", "bored", "confusion", "confused", "anxiety", "anxious", "other", "others", "emotion"})
+
+# Horizontal space, separators and filler words allowed between a label and its number ("Anger: 65%",
+# "Anger - 65%", "| Anger | 65% |", '"anger": 0.65', "anger is about 65%", "anger (65%)").
+_CONN_LABEL_FIRST = (r"(?:[ \t]|[:=~≈>(\[|/\"']|-(?=[ \t])|\b(?:is|at|of|about|around|approximately|approx"
+                     r"|roughly|likelihood|probability|score|level|estimated)\b\.?)*")
+# Between a number and its label ("65% anger", "65% chance of anger", "65 % likely angry").
+_CONN_NUMBER_FIRST = r"(?:[ \t]|\b(?:of|for|is|are|chance|likely|likelihood|probability)\b)*"
+_NUMBER = r"(?P<sign>-?)(?P<num>\d+(?:\.\d+)?|\.\d+)(?:[ \t]*-[ \t]*(?P<num2>\d+(?:\.\d+)?))?[ \t]*(?P<pct>%)?"
+_LABEL_FIRST = re.compile(r"\b(?P<label>[a-z]+)" + _CONN_LABEL_FIRST + _NUMBER)
+_NUMBER_FIRST = re.compile(r"(?<![\w.])" + _NUMBER + _CONN_NUMBER_FIRST + r"(?P<label>[a-z]+)\b")
+_WORD = re.compile(r"[a-z]+")
+
+
+@dataclass(frozen=True)
+class ParsedDistribution:
+    """``probs``: dict over EMOTIONS summing to 1, or None; ``reason``: None when valid, else a code.
+    ``notes``: non-fatal observations (``missing_classes``, ``extra_emotions``, ``sum_not_100``,
+    ``range_midpoint``, ``mixed_scale``)."""
+
+    probs: dict[str, float] | None
+    reason: str | None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def valid(self) -> bool:
+        return self.reason is None
+
+
+@dataclass(frozen=True)
+class ParsedLabel:
+    """``label``: one of EMOTIONS or None; ``reason``: None when valid, else a code."""
+
+    label: str | None
+    reason: str | None
+
+    @property
+    def valid(self) -> bool:
+        return self.reason is None
+
+
+def _normalise(text: str) -> str:
+    """Lower case; markdown emphasis/headers/code marks to spaces; percent and dash variants unified."""
+    text = text.lower().replace("\u00a0", " ").replace("％", "%").replace("−", "-")
+    text = text.replace("–", "-").replace("—", "-")
+    text = re.sub(r"\bper[ \t]?cent(age)?s?\b|\bpct\b", "%", text)
+    return re.sub(r"[*_`#]", " ", text)
+
+
+def _pairs(pattern: re.Pattern[str], text: str) -> list[tuple[str, float, bool, bool]]:
+    """(word, value, has_percent, was_range) for every label/number match of one pattern."""
+    out = []
+    for m in pattern.finditer(text):
+        value = float(m["num"])
+        was_range = m["num2"] is not None
+        if was_range:
+            value = (value + float(m["num2"])) / 2.0
+        if m["sign"]:
+            value = -value
+        out.append((m["label"], value, m["pct"] is not None, was_range))
+    return out
+
+
+def _known(pairs: list[tuple[str, float, bool, bool]]) -> int:
+    return len({SYNONYMS[w] for w, *_ in pairs if w in SYNONYMS})
+
+
+def parse_distribution(text: str | None) -> ParsedDistribution:
+    """Parse a distribution answer (sec. 3.4.1) and normalise it to sum to 1 (sec. 3.3, output
+    constraints). Reasons: ``empty``, ``no_distribution``, ``conflicting_values``, ``negative_value``,
+    ``all_zero``."""
+    if text is None or (isinstance(text, float) and math.isnan(text)) or not str(text).strip():
+        return ParsedDistribution(None, "empty")
+    norm = _normalise(str(text))
+    label_first = _pairs(_LABEL_FIRST, norm)
+    number_first = _pairs(_NUMBER_FIRST, norm)
+    pairs = number_first if _known(number_first) > _known(label_first) else label_first
+
+    values: dict[str, float] = {}
+    notes: list[str] = []
+    any_percent = any(has_pct for w, _, has_pct, _ in pairs if w in SYNONYMS)
+    for word, value, has_pct, was_range in pairs:
+        if word in SYNONYMS:
+            emotion = SYNONYMS[word]
+            if any_percent and not has_pct and 0 < abs(value) < 1:
+                value *= 100.0  # a fraction among percentages ("Anger: 65%, Sadness: 0.35")
+                if "mixed_scale" not in notes:
+                    notes.append("mixed_scale")
+            if emotion in values and values[emotion] != value:
+                return ParsedDistribution(None, "conflicting_values")
+            values[emotion] = value
+            if was_range and "range_midpoint" not in notes:
+                notes.append("range_midpoint")
+        elif word in OTHER_EMOTIONS and "extra_emotions" not in notes:
+            notes.append("extra_emotions")
+    if not values:
+        return ParsedDistribution(None, "no_distribution")
+    if any(v < 0 for v in values.values()):
+        return ParsedDistribution(None, "negative_value")
+    total = sum(values.values())
+    if total <= 0:
+        return ParsedDistribution(None, "all_zero")
+    if len(values) < len(EMOTIONS):
+        notes.append("missing_classes")
+    expected = 100.0 if any_percent or max(values.values()) > 1.0 else 1.0
+    if abs(total - expected) > 0.005 * expected:
+        notes.append("sum_not_100")
+    probs = {e: values.get(e, 0.0) / total for e in EMOTIONS}
+    return ParsedDistribution(probs, None, tuple(notes))
+
+
+def parse_single_label(text: str | None) -> ParsedLabel:
+    """Parse an answer to the single prompt (sec. 5.2) into one class. The label is the class named
+    when all class words in the text name the same class, else the class named by the text's first
+    word. Reasons: ``empty``, ``other_emotion`` (only non-class emotions named), ``no_label``,
+    ``multiple_labels``."""
+    if text is None or (isinstance(text, float) and math.isnan(text)) or not str(text).strip():
+        return ParsedLabel(None, "empty")
+    words = _WORD.findall(_normalise(str(text)))
+    named = [SYNONYMS[w] for w in words if w in SYNONYMS]
+    if not named:
+        if any(w in OTHER_EMOTIONS - {"emotion", "other", "others"} for w in words):
+            return ParsedLabel(None, "other_emotion")
+        return ParsedLabel(None, "no_label")
+    if len(set(named)) == 1:
+        return ParsedLabel(named[0], None)
+    if words[0] in SYNONYMS:
+        return ParsedLabel(SYNONYMS[words[0]], None)
+    return ParsedLabel(None, "multiple_labels")
+
+
+def text_distributions(records: pd.DataFrame, prompt_kind: str) -> pd.DataFrame:
+    """Inference records (``utt_id, status, error, text``) -> predicted-distribution table.
+    ``prompt_kind`` "distribution" parses percentages; "single" gives a one-hot distribution on the
+    parsed label. Records whose status is not "ok" are invalid with ``inference_failed:<error>``."""
+    if prompt_kind not in ("distribution", "single"):
+        raise ValueError(f"prompt_kind must be 'distribution' or 'single'; got {prompt_kind!r}")
+    missing = {"utt_id", "status", "error", "text"} - set(records.columns)
+    if missing:
+        raise ValueError(f"inference records lack columns {sorted(missing)}")
+    rows = []
+    for rec in records.itertuples(index=False):
+        if rec.status != STATUS_OK:
+            rows.append(invalid_row(rec.utt_id, failed_inference_reason(rec.error)))
+        elif prompt_kind == "distribution":
+            parsed = parse_distribution(rec.text)
+            rows.append(valid_row(rec.utt_id, parsed.probs) if parsed.probs is not None
+                        else invalid_row(rec.utt_id, parsed.reason))
+        else:
+            label = parse_single_label(rec.text)
+            rows.append(valid_row(rec.utt_id, {e: float(e == label.label) for e in EMOTIONS})
+                        if label.label is not None else invalid_row(rec.utt_id, label.reason))
+    return distribution_frame(rows)

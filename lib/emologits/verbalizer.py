@@ -1,0 +1,95 @@
+"""The verbalizer: each emotion class -> its surface forms -> their subword token ids (paper sec. 3.4.2).
+
+Shared by the inference runner (which captures the logits of :func:`tracked_token_ids` at every
+generated step) and by token-level extraction (which averages them per word, eq. 1).
+
+Surface forms are the words as the model writes them in the paper's response format
+``"Happiness: 0%, Neutral: 0%, Sadness: 35%, Anger: 65%"`` (capitalised nouns) plus ``"Angry"``, the
+single prompt's choice word for anger. Lower-case forms are not defaults (the paper's format is
+capitalised); pass ``surface_forms`` to change them.
+
+Word-initial pieces. A word in that format occurs in two positions, which tokenize differently:
+
+* ``"start"``: first word of the response (no preceding space);
+* ``"after_space"``: after ``", "`` (the other three words).
+
+For byte-level BPE (Qwen2, GPT-2 style) these differ (``"H" "appiness"`` vs ``"ĠHappiness"``); for
+SentencePiece with its dummy prefix (LLaMA) both are ``"▁H" "app" "iness"``. Each position's ids are
+found by tokenizing the word in context and keeping only the word's tokens: ``"start"`` = encode(word);
+``"after_space"`` = encode(CONTEXT + " " + word) minus the ids of encode(CONTEXT), so the space is
+attached exactly as the tokenizer attaches it inside a response (SentencePiece's stray ``"▁"`` piece of
+a bare ``" " + word`` never appears). Distinct id sequences become separate surface-form entries.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from emologits.emotions import EMOTIONS
+
+#: class -> surface forms, as written word-initially in the paper's response format (sec. 3.4.1) plus
+#: the single prompt's "Angry" (sec. 5.2).
+DEFAULT_SURFACE_FORMS: dict[str, tuple[str, ...]] = {
+    "anger": ("Anger", "Angry"),
+    "happiness": ("Happiness",),
+    "sadness": ("Sadness",),
+    "neutral": ("Neutral",),
+}
+
+#: Word positions whose tokenizations count as surface-form entries (see module docstring).
+POSITIONS: tuple[str, ...] = ("start", "after_space")
+
+#: Text preceding a word in the "after_space" position (ends right before the ", " separator).
+_CONTEXT = "Sadness: 35%,"
+
+
+def _encode(tokenizer: Any, text: str) -> list[int]:
+    """Ids without special tokens; works for transformers tokenizers and raw ``tokenizers.Tokenizer``."""
+    encoded = tokenizer.encode(text, add_special_tokens=False)
+    return [int(i) for i in getattr(encoded, "ids", encoded)]
+
+
+def word_token_ids(tokenizer: Any, word: str, position: str = "start") -> list[int]:
+    """Token ids of ``word`` as it appears at ``position`` ("start" or "after_space") in a response."""
+    if position == "start":
+        ids = _encode(tokenizer, word)
+    elif position == "after_space":
+        prefix = _encode(tokenizer, _CONTEXT)
+        full = _encode(tokenizer, f"{_CONTEXT} {word}")
+        if full[: len(prefix)] != prefix:
+            raise ValueError(f"tokenizer merges {word!r} with the text before it; cannot isolate its pieces")
+        ids = full[len(prefix):]
+    else:
+        raise ValueError(f"unknown position {position!r}; expected one of {POSITIONS}")
+    if not ids:
+        raise ValueError(f"surface form {word!r} tokenizes to no ids")
+    return ids
+
+
+def class_token_ids(tokenizer: Any, surface_forms: Mapping[str, Sequence[str]] | None = None, *,
+                    positions: Sequence[str] = POSITIONS) -> dict[str, list[list[int]]]:
+    """Per class (EMOTIONS order), one token-id list per distinct tokenization of each surface form
+    at each position (form-major, duplicates removed). ``surface_forms`` defaults to
+    :data:`DEFAULT_SURFACE_FORMS` and must name exactly the four classes."""
+    forms = DEFAULT_SURFACE_FORMS if surface_forms is None else surface_forms
+    if set(forms) != set(EMOTIONS):
+        raise ValueError(f"surface_forms must have exactly the classes {EMOTIONS}; got {sorted(forms)}")
+    out: dict[str, list[list[int]]] = {}
+    for emotion in EMOTIONS:
+        if isinstance(forms[emotion], str) or not forms[emotion]:
+            raise ValueError(f"surface_forms[{emotion!r}] must be a non-empty list of strings")
+        entries: list[list[int]] = []
+        for word in forms[emotion]:
+            for position in positions:
+                ids = word_token_ids(tokenizer, word, position)
+                if ids not in entries:
+                    entries.append(ids)
+        out[emotion] = entries
+    return out
+
+
+def tracked_token_ids(tokenizer: Any, surface_forms: Mapping[str, Sequence[str]] | None = None, *,
+                      positions: Sequence[str] = POSITIONS) -> list[int]:
+    """Sorted unique union of all ids of :func:`class_token_ids`: what the runner captures per step."""
+    per_class = class_token_ids(tokenizer, surface_forms, positions=positions)
+    return sorted({i for entries in per_class.values() for ids in entries for i in ids})

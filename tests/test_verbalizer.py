@@ -1,0 +1,97 @@
+"""Verbalizer: surface forms -> word-initial subword ids, with both real tokenizers (paper sec. 3.4.2)."""
+from __future__ import annotations
+
+import pytest
+
+from emologits.emotions import EMOTIONS
+from emologits.extract.token import emotion_word_steps
+from emologits.verbalizer import DEFAULT_SURFACE_FORMS, class_token_ids, tracked_token_ids, word_token_ids
+
+PAPER_RESPONSE = "Happiness: 0%, Neutral: 0%, Sadness: 35%, Anger: 65%"
+
+
+def pieces(tok, per_class):
+    return {e: [tok.convert_ids_to_tokens(ids) for ids in forms] for e, forms in per_class.items()}
+
+
+class CharTokenizer:
+    """Offline stand-in: one id per character, a space merged into the next character (BPE-like)."""
+
+    def encode(self, text, add_special_tokens=False):
+        ids, i = [], 0
+        while i < len(text):
+            if text[i] == " " and i + 1 < len(text):
+                ids.append(1000 + ord(text[i + 1]))
+                i += 2
+            else:
+                ids.append(ord(text[i]))
+                i += 1
+        return ids
+
+
+def test_default_surface_forms_cover_the_classes_and_angry():
+    assert set(DEFAULT_SURFACE_FORMS) == set(EMOTIONS)
+    assert DEFAULT_SURFACE_FORMS["anger"] == ("Anger", "Angry")
+    assert DEFAULT_SURFACE_FORMS["neutral"] == ("Neutral",)
+
+
+def test_char_tokenizer_start_and_after_space_variants():
+    tok = CharTokenizer()
+    assert word_token_ids(tok, "Sad", "start") == [ord("S"), ord("a"), ord("d")]
+    assert word_token_ids(tok, "Sad", "after_space") == [1000 + ord("S"), ord("a"), ord("d")]
+    per_class = class_token_ids(tok, {"anger": ["Ax"], "happiness": ["H"], "sadness": ["S"], "neutral": ["N"]})
+    assert per_class["anger"] == [[ord("A"), ord("x")], [1000 + ord("A"), ord("x")]]
+    assert list(per_class) == list(EMOTIONS)
+    assert tracked_token_ids(tok, {"anger": ["Ax"], "happiness": ["H"], "sadness": ["S"], "neutral": ["N"]}) == \
+        sorted({ord(c) for c in "AxHSN"} | {1000 + ord(c) for c in "AHSN"})
+    only_start = class_token_ids(tok, {"anger": ["Ax"], "happiness": ["H"], "sadness": ["S"], "neutral": ["N"]},
+                                 positions=["start"])
+    assert only_start["anger"] == [[ord("A"), ord("x")]]
+
+
+def test_bad_surface_forms_are_rejected():
+    tok = CharTokenizer()
+    with pytest.raises(ValueError, match="exactly the classes"):
+        class_token_ids(tok, {"anger": ["Anger"]})
+    with pytest.raises(ValueError, match="non-empty list"):
+        class_token_ids(tok, {"anger": "Anger", "happiness": ["H"], "sadness": ["S"], "neutral": ["N"]})
+    with pytest.raises(ValueError, match="unknown position"):
+        word_token_ids(tok, "Anger", "middle")
+
+
+def test_llama_pieces_match_the_paper(llama_tokenizer):
+    got = pieces(llama_tokenizer, class_token_ids(llama_tokenizer))
+    # SentencePiece: start-of-response and after-space tokenizations coincide -> one entry per form.
+    assert got == {
+        "anger": [["▁An", "ger"], ["▁An", "gry"]],
+        "happiness": [["▁H", "app", "iness"]],  # paper: "h" "app" "iness"
+        "sadness": [["▁Sad", "ness"]],
+        "neutral": [["▁Ne", "ut", "ral"]],  # paper: "ne" "ut" "ral"
+    }
+    ids = tracked_token_ids(llama_tokenizer)
+    assert ids == sorted(set(ids)) and len(ids) == 11
+    assert 29871 not in ids  # SentencePiece's stray "▁" of a bare " Anger" is not a surface piece
+
+
+def test_qwen2_pieces_start_and_after_space(qwen2_tokenizer):
+    got = pieces(qwen2_tokenizer, class_token_ids(qwen2_tokenizer))
+    assert got == {
+        "anger": [["Ang", "er"], ["ĠAng", "er"], ["Ang", "ry"], ["ĠAngry"]],
+        "happiness": [["H", "appiness"], ["ĠHappiness"]],
+        "sadness": [["Sad", "ness"], ["ĠSad", "ness"]],
+        "neutral": [["Neutral"], ["ĠNeutral"]],
+    }
+    per_class = class_token_ids(qwen2_tokenizer)
+    assert tracked_token_ids(qwen2_tokenizer) == sorted({i for f in per_class.values() for ids in f for i in ids})
+
+
+@pytest.mark.parametrize("fixture", ["llama_tokenizer", "qwen2_tokenizer"])
+def test_every_word_of_the_paper_response_is_found(fixture, request):
+    tok = request.getfixturevalue(fixture)
+    per_class = class_token_ids(tok)
+    generated = tok.encode(PAPER_RESPONSE, add_special_tokens=False)
+    steps = emotion_word_steps(generated, per_class)
+    words = tok.decode([generated[j] for j in steps]).replace(" ", "")
+    assert words == "HappinessNeutralSadnessAnger"
+    # the tracked ids include every piece of every emotion word the model writes
+    assert {generated[j] for j in steps} <= set(tracked_token_ids(tok))
