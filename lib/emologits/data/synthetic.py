@@ -88,9 +88,8 @@ def _evaluator_labels(w: np.ndarray, rng: np.random.Generator) -> list[str]:
     return labels
 
 
-def _latent_mix(rng: np.random.Generator) -> np.ndarray:
-    """A mix concentrated on one primary class, with ambiguity from a Dirichlet draw."""
-    primary = int(rng.integers(4))
+def _latent_mix(primary: int, rng: np.random.Generator) -> np.ndarray:
+    """A mix concentrated on class ``primary``, with ambiguity from a Dirichlet draw."""
     alpha = np.full(4, 0.35)
     alpha[primary] = 3.0
     return rng.dirichlet(alpha)
@@ -156,6 +155,7 @@ def _fmt_vad(v: tuple[float, float, float]) -> str:
 
 def _write_corpus(root: Path, n_utterances: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
+    primaries = iter(rng.permutation(np.arange(n_utterances) % 4).tolist())  # balanced classes
     latent_rows = []
     for session, dialog, size in tqdm(_dialogs(n_utterances), desc="synthetic dialogs",
                                       unit="dialog", leave=False, disable=None):
@@ -168,7 +168,7 @@ def _write_corpus(root: Path, n_utterances: int, seed: int) -> None:
             speaker = "FM"[i % 2]
             utt_id = f"{dialog}_{speaker}{counters[speaker]:03d}"
             counters[speaker] += 1
-            w = _latent_mix(rng)
+            w = _latent_mix(next(primaries), rng)
             duration = float(rng.uniform(1.0, 2.5))
             start, end = clock, clock + duration
             clock = end + float(rng.uniform(0.3, 2.0))
