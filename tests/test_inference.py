@@ -217,3 +217,25 @@ def test_load_records_before_any_run_names_the_command(tmp_path):
 def test_summarize_parts_counts_what_is_on_disk(tmp_path):
     cfg, out = _run(make_project(tmp_path, n=5, special={0: lambda p: p.write_bytes(b"x")}))
     assert summarize_parts(out)["failures_by_reason"] == {"unreadable": 1}
+
+
+def test_likelihood_method_writes_score_columns(tmp_path):
+    from emologits.extract.likelihood import answer_continuations, likelihood_distributions
+
+    special = {2: lambda p: p.write_bytes(b"x")}
+    cfg, out = _run(make_project(tmp_path, n=5, special=special), prompt="single", method="likelihood")
+    assert out == cfg.run_dir / "likelihood" / "single"
+    records, info = load_records(cfg.run_dir, "single", method="likelihood")
+    assert info["continuations"] == answer_continuations("single")
+    assert {"logprob_anger", "n_tokens_anger", "logprob_neutral", "n_tokens_neutral", "seconds"} <= set(records.columns)
+    backend = FakeBackend()
+    audio, _ = load_audio(tmp_path / "audio" / "u001.wav")
+    prompt = get_prompt(cfg.resolve(cfg.prompts["file"]), "single")
+    [angry] = backend.score(audio, prompt.text, ["Angry"])
+    row = records.iloc[1]
+    assert list(row["logprob_anger"]) == pytest.approx([float(angry.astype(np.float64).sum())])
+    assert list(row["n_tokens_anger"]) == [len(angry)]
+    assert records["error"][2] == "unreadable"
+    dist = likelihood_distributions(records)
+    assert dist["valid"].tolist() == [True, True, False, True, True]
+    assert np.allclose(dist.loc[dist["valid"], ["p_anger", "p_happiness", "p_sadness", "p_neutral"]].sum(axis=1), 1)

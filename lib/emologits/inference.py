@@ -131,26 +131,28 @@ def generate_batch(backend: Any, utt_ids: Sequence[str], audio_paths: Sequence[s
 
 
 def likelihood_batch(backend: Any, utt_ids: Sequence[str], audio_paths: Sequence[str | Path], prompt: Prompt,
-                     continuations: dict[str, str], *, too_long: str = "truncate") -> list[dict]:
-    """One batch of label-likelihood records: per class ``logprob_<class>`` (sum of the answer's
-    token log-probs) and ``n_tokens_<class>``, from ``backend.score`` (one call per utterance)."""
+                     continuations: dict[str, list[str]], *, too_long: str = "truncate") -> list[dict]:
+    """One batch of label-likelihood records: per class ``logprob_<class>`` (one summed token
+    log-prob per continuation) and ``n_tokens_<class>``, the columns of
+    ``emologits.extract.likelihood.score_columns``, from one ``backend.score`` call per utterance
+    (all classes' continuations scored together after one shared prefix)."""
+    from emologits.extract.likelihood import score_columns
+
     records, loaded = _load_batch(backend, utt_ids, audio_paths, too_long)
-    classes = list(continuations)
-    texts = [continuations[c] for c in classes]
+    flat = [(cls, text) for cls, texts in continuations.items() for text in texts]
     for i, audio in loaded:
         row = records[i]
-        [(scores, seconds, err)] = _call_batched(lambda a: [backend.score(a[0], prompt.text, texts)], [(i, audio)])
+        [(scores, seconds, err)] = _call_batched(
+            lambda a: [backend.score(a[0], prompt.text, [text for _, text in flat])], [(i, audio)])
         row["seconds"] = seconds
         if scores is None:
             row.update(status="failed", error=MODEL_ERROR, error_message=err)
             continue
-        row.update(status="ok", error=None, error_message=None)
-        for cls, lp in zip(classes, scores):
-            lp = np.asarray(lp, dtype=np.float64).reshape(-1)
-            row[f"logprob_{cls}"] = float(lp.sum())
-            row[f"n_tokens_{cls}"] = int(lp.size)
-        values = [row[f"logprob_{c}"] for c in classes]
-        if not np.all(np.isfinite(values)):
+        per_class: dict[str, list[np.ndarray]] = {cls: [] for cls in continuations}
+        for (cls, _), lp in zip(flat, scores):
+            per_class[cls].append(np.asarray(lp, dtype=np.float64))
+        row.update(status="ok", error=None, error_message=None, **score_columns(per_class))
+        if any(np.isnan(v).any() or np.isposinf(v).any() for lps in per_class.values() for v in lps):
             row.update(status="failed", error=NONFINITE, error_message="non-finite continuation log-probs")
     return records
 
@@ -169,7 +171,8 @@ def _schema(method: str, classes: Sequence[str] = ()):
         body = [("text", pa.string()), ("generated_token_ids", pa.list_(pa.int64())),
                 ("tracked_logits", pa.list_(pa.list_(pa.float32()))), ("logsumexp", pa.list_(pa.float32()))]
     else:
-        body = [(f"logprob_{c}", pa.float64()) for c in classes] + [(f"n_tokens_{c}", pa.int64()) for c in classes]
+        body = ([(f"logprob_{c}", pa.list_(pa.float64())) for c in classes]
+                + [(f"n_tokens_{c}", pa.list_(pa.int64())) for c in classes])
     return pa.schema(common + body + tail)
 
 
@@ -365,7 +368,7 @@ def run_inference(cfg: Config, prompt_id: str, *, limit: int | None = None,
     settings = GenerationSettings.from_config(cfg.generation)
 
     tracked_ids: list[int] = []
-    continuations: dict[str, str] | None = None
+    continuations: dict[str, list[str]] | None = None
     if method == "generate":
         from emologits.verbalizer import tracked_token_ids
 
