@@ -46,6 +46,7 @@ _NUMBER = r"(?P<sign>-?)(?P<num>\d+(?:\.\d+)?|\.\d+)(?:[ \t]*-[ \t]*(?P<num2>\d+
 _LABEL_FIRST = re.compile(r"\b(?P<label>[a-z]+)" + _CONN_LABEL_FIRST + _NUMBER)
 _NUMBER_FIRST = re.compile(r"(?<![\w.])" + _NUMBER + _CONN_NUMBER_FIRST + r"(?P<label>[a-z]+)\b")
 _WORD = re.compile(r"[a-z]+")
+_SENTENCE_END = re.compile(r"[.!?;\n]")
 
 
 @dataclass(frozen=True)
@@ -147,21 +148,25 @@ def parse_distribution(text: str | None) -> ParsedDistribution:
 
 def parse_single_label(text: str | None) -> ParsedLabel:
     """Parse an answer to the single prompt (sec. 5.2) into one class. The label is the class named
-    when all class words in the text name the same class, else the class named by the text's first
-    word. Reasons: ``empty``, ``other_emotion`` (only non-class emotions named), ``no_label``,
+    when all class words in the text name the same class, else the one class named in the text's
+    first sentence (split at . ! ? ; and newlines), if it names exactly one. Reasons: ``empty``, ``other_emotion`` (only non-class emotions named), ``no_label``,
     ``multiple_labels``."""
     if text is None or (isinstance(text, float) and math.isnan(text)) or not str(text).strip():
         return ParsedLabel(None, "empty")
-    words = _WORD.findall(_normalise(str(text)))
-    named = [SYNONYMS[w] for w in words if w in SYNONYMS]
+    norm = _normalise(str(text))
+    words = _WORD.findall(norm)
+    named = {SYNONYMS[w] for w in words if w in SYNONYMS}
     if not named:
         if any(w in OTHER_EMOTIONS - {"emotion", "other", "others"} for w in words):
             return ParsedLabel(None, "other_emotion")
         return ParsedLabel(None, "no_label")
-    if len(set(named)) == 1:
-        return ParsedLabel(named[0], None)
-    if words[0] in SYNONYMS:
-        return ParsedLabel(SYNONYMS[words[0]], None)
+    if len(named) == 1:
+        return ParsedLabel(named.pop(), None)
+    # several classes named: the answer's first sentence decides when it names exactly one
+    first = next(seg for seg in _SENTENCE_END.split(norm) if _WORD.search(seg))
+    first_named = {SYNONYMS[w] for w in _WORD.findall(first) if w in SYNONYMS}
+    if len(first_named) == 1:
+        return ParsedLabel(first_named.pop(), None)
     return ParsedLabel(None, "multiple_labels")
 
 
