@@ -1,0 +1,346 @@
+"""ltu-as back-end on a tiny instance with the release's module structure (issue 7).
+
+Tiny Whisper (transformers' WhisperConfig) + tiny LLaMA (LlamaConfig, the real 32k vocabulary) +
+the same TLTR / projection / LoRA (peft) wiring; checkpoints written in the ORIGINAL's key layout.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from emologits.errors import ConfigError
+from emologits.sfm.base import GenerationSettings
+from emologits.sfm.ltu_as import LtuAsBackend, finish_model_dtype, read_checkpoint
+from emologits.sfm.ltu_as_modules import (LORA_SETTINGS, LtuAsModel, TimeLayerTransformer, build_prompt,
+                                          clean_transcript, load_release_checkpoint, map_checkpoint_keys,
+                                          pool_time, whisper_block_states)
+
+N_LLM_LAYERS = 2
+# The release checkpoint's keys (PeftModel names filtered by 'lora' or 'audio'), written out for the
+# tiny model's two LLaMA layers. The real file has the same names for 32 layers.
+ORIGINAL_AUDIO_KEYS = [
+    "base_model.model.model.audio_encoder.time_tr.attn.query.weight",
+    "base_model.model.model.audio_encoder.time_tr.attn.query.bias",
+    "base_model.model.model.audio_encoder.time_tr.attn.key.weight",
+    "base_model.model.model.audio_encoder.time_tr.attn.value.weight",
+    "base_model.model.model.audio_encoder.time_tr.attn.value.bias",
+    "base_model.model.model.audio_encoder.time_tr.attn.out.weight",
+    "base_model.model.model.audio_encoder.time_tr.attn.out.bias",
+    "base_model.model.model.audio_encoder.time_tr.attn_ln.weight",
+    "base_model.model.model.audio_encoder.time_tr.attn_ln.bias",
+    "base_model.model.model.audio_encoder.time_tr.mlp.0.weight",
+    "base_model.model.model.audio_encoder.time_tr.mlp.0.bias",
+    "base_model.model.model.audio_encoder.time_tr.mlp.2.weight",
+    "base_model.model.model.audio_encoder.time_tr.mlp.2.bias",
+    "base_model.model.model.audio_encoder.time_tr.mlp_ln.weight",
+    "base_model.model.model.audio_encoder.time_tr.mlp_ln.bias",
+    "base_model.model.model.audio_encoder.layer_tr.attn.query.weight",
+    "base_model.model.model.audio_encoder.layer_tr.attn.query.bias",
+    "base_model.model.model.audio_encoder.layer_tr.attn.key.weight",
+    "base_model.model.model.audio_encoder.layer_tr.attn.value.weight",
+    "base_model.model.model.audio_encoder.layer_tr.attn.value.bias",
+    "base_model.model.model.audio_encoder.layer_tr.attn.out.weight",
+    "base_model.model.model.audio_encoder.layer_tr.attn.out.bias",
+    "base_model.model.model.audio_encoder.layer_tr.attn_ln.weight",
+    "base_model.model.model.audio_encoder.layer_tr.attn_ln.bias",
+    "base_model.model.model.audio_encoder.layer_tr.mlp.0.weight",
+    "base_model.model.model.audio_encoder.layer_tr.mlp.0.bias",
+    "base_model.model.model.audio_encoder.layer_tr.mlp.2.weight",
+    "base_model.model.model.audio_encoder.layer_tr.mlp.2.bias",
+    "base_model.model.model.audio_encoder.layer_tr.mlp_ln.weight",
+    "base_model.model.model.audio_encoder.layer_tr.mlp_ln.bias",
+    "base_model.model.model.audio_proj.1.weight",
+    "base_model.model.model.audio_proj.1.bias",
+]
+ORIGINAL_LORA_KEYS = [
+    "base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight",
+    "base_model.model.model.layers.0.self_attn.q_proj.lora_B.default.weight",
+    "base_model.model.model.layers.0.self_attn.v_proj.lora_A.default.weight",
+    "base_model.model.model.layers.0.self_attn.v_proj.lora_B.default.weight",
+    "base_model.model.model.layers.1.self_attn.q_proj.lora_A.default.weight",
+    "base_model.model.model.layers.1.self_attn.q_proj.lora_B.default.weight",
+    "base_model.model.model.layers.1.self_attn.v_proj.lora_A.default.weight",
+    "base_model.model.model.layers.1.self_attn.v_proj.lora_B.default.weight",
+]
+ORIGINAL_KEYS = ORIGINAL_AUDIO_KEYS + ORIGINAL_LORA_KEYS
+
+
+def tiny_whisper():
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+    cfg = WhisperConfig(vocab_size=120, num_mel_bins=80, d_model=64, encoder_layers=4, encoder_attention_heads=4,
+                        decoder_layers=2, decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128,
+                        max_source_positions=1500, max_target_positions=64, pad_token_id=0, bos_token_id=1,
+                        eos_token_id=2, decoder_start_token_id=1, begin_suppress_tokens=None, suppress_tokens=None)
+    return WhisperForConditionalGeneration(cfg).eval()
+
+
+def tiny_llama():
+    from transformers import LlamaConfig, LlamaForCausalLM
+    cfg = LlamaConfig(vocab_size=32000, hidden_size=32, intermediate_size=64, num_hidden_layers=N_LLM_LAYERS,
+                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512,
+                      pad_token_id=0, bos_token_id=1, eos_token_id=2, tie_word_embeddings=False)
+    return LlamaForCausalLM(cfg).eval()
+
+
+def original_checkpoint(seed: int = 1) -> dict[str, torch.Tensor]:
+    """Random values under the original's key names, shaped like the tiny model's parameters."""
+    net = build_model(seed=0)
+    params = dict(net.named_parameters())
+    mapping, unmappable = map_checkpoint_keys(ORIGINAL_KEYS)
+    assert not unmappable
+    gen = torch.Generator().manual_seed(seed)
+    return {k: torch.randn(params[mapping[k]].shape, generator=gen) * 0.2 for k in ORIGINAL_KEYS}
+
+
+def build_model(seed: int = 0) -> LtuAsModel:
+    from peft import LoraConfig, get_peft_model
+    torch.manual_seed(seed)
+    whisper = tiny_whisper()
+    llm = get_peft_model(tiny_llama(), LoraConfig(**LORA_SETTINGS))
+    return LtuAsModel(whisper.model.encoder, llm, asr=whisper)
+
+
+@pytest.fixture(scope="module")
+def checkpoint_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "ltuas_tiny.bin"
+    torch.save(original_checkpoint(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def backend(llama_tokenizer, checkpoint_file):
+    net = build_model()
+    load_release_checkpoint(net, read_checkpoint(checkpoint_file), checkpoint_file)
+    net = finish_model_dtype(net, torch.float32)
+    from transformers import WhisperFeatureExtractor
+    asr = net.__dict__["asr"]
+    return LtuAsBackend(net, llama_tokenizer, WhisperFeatureExtractor(), asr_model=asr,
+                        asr_decode=lambda ids: "".join(chr(97 + i % 26) for i in ids if i > 2),
+                        asr_max_new_tokens=6)
+
+
+def audio(seed: int, seconds: float) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(16000 * seconds)) / 16000
+    return (0.3 * np.sin(2 * np.pi * (150 + 40 * seed) * t) + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+# --- key mapping / strict loading ---------------------------------------------------------------
+
+def test_original_keys_map_onto_exactly_the_checkpoint_held_parameters():
+    net = build_model()
+    mapping, unmappable = map_checkpoint_keys(ORIGINAL_KEYS)
+    assert unmappable == []
+    assert mapping["base_model.model.model.audio_proj.1.weight"] == "audio_proj.1.weight"
+    assert mapping["base_model.model.model.audio_encoder.layer_tr.mlp.2.bias"] == "audio_encoder.layer_tr.mlp.2.bias"
+    assert (mapping["base_model.model.model.layers.1.self_attn.v_proj.lora_B.default.weight"]
+            == "llm.base_model.model.model.layers.1.self_attn.v_proj.lora_B.default.weight")
+    held = {n for n, _ in net.named_parameters() if n.startswith(("audio_encoder.", "audio_proj.")) or ".lora_" in n}
+    assert set(mapping.values()) == held
+    assert len(held) == 30 + 2 + 4 * N_LLM_LAYERS
+    # other peft versions drop the adapter name: same target
+    alt, _ = map_checkpoint_keys(["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"])
+    assert list(alt.values()) == ["llm.base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight"]
+
+
+def test_checkpoint_loads_back_strictly_with_values_in_place(checkpoint_file):
+    state = read_checkpoint(checkpoint_file)
+    net = build_model()
+    load_release_checkpoint(net, state, checkpoint_file)
+    params = dict(net.named_parameters())
+    mapping, _ = map_checkpoint_keys(list(state))
+    for original, ours in mapping.items():
+        assert torch.equal(params[ours].detach(), state[original]), original
+    # LoRA B is zero at init: after loading it is not, so the adapters are active
+    assert params["llm.base_model.model.model.layers.0.self_attn.q_proj.lora_B.default.weight"].abs().sum() > 0
+
+
+@pytest.mark.parametrize("corruption, message", [
+    ("extra", "unexpected key(s): base_model.model.model.audio_encoder.extra_tr.weight"),
+    ("missing", "missing key(s) (ours): audio_encoder.time_tr.attn.key.weight"),
+    ("foreign", "unexpected key(s): base_model.model.lm_head.weight"),
+    ("shape", "shape mismatch(es): base_model.model.model.audio_proj.1.bias"),
+])
+def test_corrupted_checkpoint_fails_naming_file_and_keys(tmp_path, corruption, message):
+    state = original_checkpoint()
+    if corruption == "extra":
+        state["base_model.model.model.audio_encoder.extra_tr.weight"] = torch.zeros(3)
+    elif corruption == "missing":
+        del state["base_model.model.model.audio_encoder.time_tr.attn.key.weight"]
+    elif corruption == "foreign":
+        state["base_model.model.lm_head.weight"] = torch.zeros(3)
+    else:
+        state["base_model.model.model.audio_proj.1.bias"] = torch.zeros(7)
+    path = tmp_path / "bad.bin"
+    torch.save(state, path)
+    with pytest.raises(ConfigError) as err:
+        load_release_checkpoint(build_model(), read_checkpoint(path), path)
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+# --- audio branch -------------------------------------------------------------------------------
+
+def test_block_states_are_every_layer_output_before_final_norm():
+    encoder = tiny_whisper().model.encoder
+    mel = torch.randn(1, 80, 3000)
+    with torch.no_grad():
+        ours = whisper_block_states(encoder, mel)
+        ref = encoder(mel, output_hidden_states=True)
+    assert ours.shape == (1, 4, 1500, 64)
+    # transformers 5.x: hidden_states = (embeddings, block 1..n-1 outputs, final output AFTER the
+    # final layer norm); the release wants block n's output before that norm, which we return.
+    hidden = ref.hidden_states
+    assert len(hidden) == 5
+    for i in range(3):
+        torch.testing.assert_close(ours[:, i], hidden[i + 1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(encoder.layer_norm(ours[:, 3]), hidden[4], atol=1e-5, rtol=1e-5)
+    assert (ours[:, 3] - hidden[4]).abs().max() > 0.1
+    torch.testing.assert_close(encoder.layer_norm(ours[:, -1]), ref.last_hidden_state, atol=1e-5, rtol=1e-5)
+    # a 1,000-frame window (the release's 10 s) gives 500 frames, positions 0..499
+    with torch.no_grad():
+        assert whisper_block_states(encoder, mel[..., :1000]).shape == (1, 4, 500, 64)
+
+
+def test_pool_time_and_tltr_shapes_and_structure():
+    states = torch.randn(2, 4, 500, 64)
+    pooled = pool_time(states)
+    assert pooled.shape == (2, 4, 25, 64)
+    torch.testing.assert_close(pooled[1, 2, 3], states[1, 2, 60:80].mean(dim=0))
+    torch.manual_seed(0)
+    tltr = TimeLayerTransformer(64).eval()
+    with torch.no_grad():
+        out = tltr(pooled)
+        # layers have no positional code: permuting them leaves the result unchanged…
+        torch.testing.assert_close(tltr(pooled[:, [3, 1, 0, 2]]), out, atol=1e-5, rtol=1e-5)
+        # …while the batch rows are independent
+        torch.testing.assert_close(tltr(pooled[1:]), out[1:], atol=1e-5, rtol=1e-5)
+    assert out.shape == (2, 25, 64)
+    assert tltr.time_tr.attn.heads == 1 and tltr.layer_tr.attn.heads == 8
+
+
+def test_log_mel_window_is_1000_frames_zero_padded(backend):
+    short = backend.log_mel(audio(0, 3.0))
+    assert short.shape == (80, 1000)
+    assert torch.all(short[:, 300:] == 0) and short[:, :300].abs().sum() > 0
+    long = backend.log_mel(audio(0, 14.0))
+    assert long.shape == (80, 1000) and long[:, 999].abs().sum() > 0
+
+
+# --- prompt, placement, masks -------------------------------------------------------------------
+
+def test_prompt_template_and_ids_match_sentencepiece(backend, llama_tokenizer):
+    import sentencepiece as spm
+    from conftest import LLAMA_TOKENIZER
+    text = build_prompt("Predict the emotion.", "i am fine")
+    assert text == "### Instruction:\nPredict the emotion.\n\n### Input:\ni am fine\n\n### Response:\n"
+    assert build_prompt("Q?", "") == "### Instruction:\nQ?\n\n### Response:\n"
+    sp = spm.SentencePieceProcessor(model_file=str(LLAMA_TOKENIZER / "tokenizer.model"))
+    ids = backend.prompt_ids("Predict the emotion.", "i am fine")
+    assert ids == [1] + sp.encode(text) and ids[-1] == 13 and 2 not in ids
+
+
+def test_audio_before_text_left_padding_and_masks(backend):
+    clips = [audio(1, 2.0), audio(2, 5.0)]
+    transcripts = ["hi", "a much longer transcript of several words"]
+    inputs = backend.model_inputs(clips, "Describe.", transcripts)
+    ids = [backend.prompt_ids("Describe.", t) for t in transcripts]
+    width = 25 + max(map(len, ids))
+    assert inputs["inputs_embeds"].shape == (2, width, 32)
+    emb = backend.model.llm.get_input_embeddings()
+    audio_emb = backend.audio_embeddings(clips)
+    for row, row_ids in enumerate(ids):
+        start = width - 25 - len(row_ids)
+        mask = inputs["attention_mask"][row]
+        assert mask[:start].sum() == 0 and bool(mask[start:].all())
+        torch.testing.assert_close(inputs["inputs_embeds"][row, start:start + 25], audio_emb[row])
+        torch.testing.assert_close(inputs["inputs_embeds"][row, start + 25:], emb(torch.tensor(row_ids)))
+        assert inputs["input_ids"][row, start + 25:].tolist() == row_ids
+        assert inputs["input_ids"][row, start + 25].item() == 1  # BOS right after the audio
+        assert bool((inputs["input_ids"][row, :start + 25] == 0).all())
+    assert not torch.allclose(audio_emb[0], audio_emb[1])
+
+
+# --- generation, capture, scoring ---------------------------------------------------------------
+
+def test_generate_batch_matches_single_and_capture_matches_forward(backend, llama_tokenizer):
+    tracked = llama_tokenizer("Anger Happiness Sadness Neutral", add_special_tokens=False)["input_ids"]
+    settings = GenerationSettings(max_new_tokens=5)
+    clips = [audio(3, 2.0), audio(4, 6.0), audio(5, 1.0)]
+    batch = backend.generate(clips, "Describe the emotion.", tracked, settings)
+    assert len(batch) == 3
+    for clip, rec in zip(clips, batch):
+        single = backend.generate([clip], "Describe the emotion.", tracked, settings)[0]
+        assert single.generated_token_ids.tolist() == rec.generated_token_ids.tolist()
+        np.testing.assert_allclose(single.tracked_logits, rec.tracked_logits, atol=1e-4)
+        assert rec.tracked_logits.shape == (len(rec.generated_token_ids), len(tracked))
+    # first step's capture = a plain forward over [audio][prompt] at the last position
+    inputs = backend.model_inputs(clips[:1], "Describe the emotion.")
+    with torch.no_grad():
+        logits = backend.model.llm(inputs_embeds=inputs["inputs_embeds"],
+                                   attention_mask=inputs["attention_mask"]).logits[0, -1]
+    np.testing.assert_allclose(batch[0].tracked_logits[0], logits[tracked].numpy(), atol=1e-4)
+    np.testing.assert_allclose(batch[0].logsumexp[0], torch.logsumexp(logits, -1).item(), atol=1e-4)
+    assert batch[0].generated_token_ids[0] == int(logits.argmax())
+
+
+def test_transcripts_come_from_the_whisper_decoder_and_are_cached(backend):
+    clip = audio(6, 2.0)
+    text = backend.transcribe([clip])[0]
+    assert isinstance(text, str)
+    assert backend.transcribe([clip])[0] == text and len(backend._transcripts) >= 1
+    assert "### Input:\n" + text in build_prompt("Q", text)
+
+
+def test_continuation_ids_are_the_in_context_tokens(backend, llama_tokenizer):
+    text = build_prompt("Which emotion?", "")
+    ids = backend.continuation_ids(text, "Anger")
+    # after the template's final newline "Anger" has no leading '▁' (unlike tokenizing it alone)
+    assert llama_tokenizer.convert_ids_to_tokens(ids) == ["Ang", "er"]
+    assert ids != llama_tokenizer("Anger", add_special_tokens=False)["input_ids"]
+
+
+def test_transcript_cleaning_matches_release():
+    assert clean_transcript(" Hello there. Thanks for watching!") == "Hello there. "
+    assert clean_transcript("THANK YOU FOR WATCHING. ok") == " ok"
+    assert clean_transcript("tHaNkS for watching") == "tHaNkS for watching"  # only the release's casings
+
+
+def test_score_equals_log_softmax_of_a_full_forward(backend):
+    clip = audio(7, 2.0)
+    scores = backend.score(clip, "Which emotion?", ["Anger", "Neutral"])
+    transcript = backend.transcribe([clip])[0]
+    text = build_prompt("Which emotion?", transcript)
+    for cont, got in zip(["Anger", "Neutral"], scores):
+        ids = backend.continuation_ids(text, cont)
+        assert len(got) == len(ids)
+        inputs = backend.model_inputs([clip], "Which emotion?", [transcript])
+        full_ids = backend.prompt_ids("Which emotion?", transcript) + ids
+        emb = backend.model.llm.get_input_embeddings()(torch.tensor([full_ids]))
+        embeds = torch.cat([inputs["inputs_embeds"][:, :25], emb], dim=1)
+        with torch.no_grad():
+            logp = torch.log_softmax(backend.model.llm(inputs_embeds=embeds).logits[0].float(), -1)
+        start = 25 + len(full_ids) - len(ids) - 1
+        expect = [logp[start + i, t].item() for i, t in enumerate(ids)]
+        np.testing.assert_allclose(got, expect, atol=1e-4)
+
+
+# --- config -------------------------------------------------------------------------------------
+
+def test_paper_config_loads_and_names_the_three_weights():
+    from conftest import PROJECT_ROOT
+    from emologits.config import load_config
+    from emologits.sfm import backend_class
+    cfg = load_config(PROJECT_ROOT / "configs" / "paper_iemocap_ltu_as.yaml")
+    assert cfg.run == "paper_iemocap_ltu_as" and cfg.data["dataset"] == "iemocap"
+    assert cfg.model["backend"] == "ltu-as" and backend_class("ltu-as") is LtuAsBackend
+    assert {"whisper", "whisper_asr", "llama", "checkpoint"} <= set(cfg.model["options"])
+    assert cfg.generation["preset"] == "ltu_as_release" and cfg.prompts["ids"] == ["ambiguous", "single"]
+
+
+def test_from_config_fails_clearly_on_placeholder_paths(tmp_path):
+    with pytest.raises(ConfigError, match="model.options.whisper"):
+        LtuAsBackend.from_config({"backend": "ltu-as", "options": {"whisper": str(tmp_path / "nope"),
+                                                                   "llama": str(tmp_path), "checkpoint": "x"}})
+    with pytest.raises(ConfigError, match="unknown keys"):
+        LtuAsBackend.from_config({"backend": "ltu-as", "options": {"wisper": "x"}})
