@@ -316,7 +316,9 @@ def _interval(value: float, boots: np.ndarray, alpha: float) -> BootstrapCI:
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     boots = np.asarray(boots, dtype=np.float64)
-    lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
+    # order statistics without interpolation (Efron's percentile interval); inf resamples
+    # (textbook KL with a zero prediction) then give inf bounds instead of nan
+    lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")
     return BootstrapCI(float(value), float(lo), float(hi))
 
 
@@ -332,7 +334,8 @@ def bootstrap_ci(
     All arrays are resampled with the same row indices (utterances, with replacement);
     ``n_boot`` resamples from ``numpy.random.default_rng(seed)``, so the result is
     deterministic by seed and resamples are shared (paired) across metrics with the same seed.
-    Returns ``BootstrapCI(value, low, high)`` with ``value`` on the full sample.
+    Bounds are the ``alpha/2`` and ``1 - alpha/2`` order statistics of the resampled values
+    (no interpolation). Returns ``BootstrapCI(value, low, high)``, ``value`` on the full sample.
     """
     arrs = [np.asarray(a) for a in arrays]
     if not arrs:

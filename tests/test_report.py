@@ -1,0 +1,207 @@
+"""emologits.report: paper values, Tables 1-3, file formats, figures, run README."""
+from __future__ import annotations
+
+import math
+import re
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+
+from emologits import metrics as M
+from emologits.report import figures, paper, readme, tables
+
+PAPER_LINES = [  # Tables 1-3 as printed in the paper (shared/paper.txt)
+    ("Zero-Shot [15]", None, 0.51, 0.51), ("Text", 2.05, 0.51, 0.34), ("Token-level", 0.99, 0.47, 0.38),
+]
+
+
+def _nan_eq(a, b) -> bool:
+    return (a is None and math.isnan(b)) or a == b
+
+
+def _result(kl=1.0, bd=0.4, r2=0.5, n=30, n_invalid=2) -> dict:
+    out = {"n": n, "n_invalid": n_invalid}
+    for k, v in (("kl", kl), ("bd", bd), ("r2", r2), ("js", 0.3)):
+        out.update({k: v, f"{k}_ci_low": v - 0.1, f"{k}_ci_high": v + 0.1})
+    return out
+
+
+def _label_result(acc=0.5, f1=0.4, n=30, n_invalid=1) -> dict:
+    out = {"n": 33, "n_label": n, "n_no_majority": 3, "n_invalid": n_invalid}
+    for k, v in (("accuracy", acc), ("f1_weighted", f1), ("ua", 0.45), ("f1_macro", 0.35)):
+        out.update({k: v, f"{k}_ci_low": v - 0.05, f"{k}_ci_high": v + 0.05})
+    return out
+
+
+# ------------------------------------------------------------------ paper values
+def test_paper_tables_as_printed():
+    for method, kl, bd, r2 in PAPER_LINES:
+        row = paper.PAPER_TABLE1[method]
+        assert _nan_eq(kl, row["kl"]) and row["bd"] == bd and row["r2"] == r2
+    assert paper.PAPER_TABLE2["Ambiguous"] == {"type": "Token-level", "kl": 0.99, "bd": 0.47, "r2": 0.38}
+    assert paper.PAPER_TABLE2["Single"] == {"type": "Token-level", "kl": 0.75, "bd": 0.31, "r2": 0.53}
+    t3 = {m: (r["accuracy"], r["f1_weighted"]) for m, r in paper.PAPER_TABLE3.items()}
+    assert list(t3) == ["Fine-Tuned LLM [28]", "LLM Few-Shot [15]", "LLM Zero-Shot [15]", "LLM Zero-Shot [29]",
+                        "Text (Single)", "Text (Ambiguous)", "Token-Level (Ambiguous)", "Token-Level (Single)"]
+    assert t3["Fine-Tuned LLM [28]"][0] == 65.20 and math.isnan(t3["Fine-Tuned LLM [28]"][1])
+    assert t3["LLM Few-Shot [15]"] == (58.75, 0.59) and t3["LLM Zero-Shot [15]"] == (48.12, 0.49)
+    assert t3["LLM Zero-Shot [29]"][0] == 51.40 and math.isnan(t3["LLM Zero-Shot [29]"][1])
+    assert t3["Text (Single)"] == (58.06, 0.39) and t3["Text (Ambiguous)"] == (35.83, 0.06)
+    assert t3["Token-Level (Ambiguous)"] == (52.64, 0.31) and t3["Token-Level (Single)"] == (55.90, 0.30)
+
+
+# ------------------------------------------------------------------ tables
+def test_table1_rows_columns_and_values():
+    df = tables.table1(_result(kl=2.5), _result(kl=1.2, n=28, n_invalid=4),
+                       extra={"Label likelihood": _result(kl=0.8), "Token-level (softmax)": None})
+    assert list(df["method"]) == ["Zero-Shot [15]", "Text", "Token-level", "Label likelihood", "Token-level (softmax)"]
+    assert list(df["type"]) == ["Baseline", "Proposed", "Proposed", "Extra", "Extra"]
+    for m in ("kl", "bd", "r2"):
+        for suffix in ("", "_ci_low", "_ci_high", "_paper"):
+            assert f"{m}{suffix}" in df.columns
+    assert list(df.columns[-2:]) == ["n", "n_invalid"]
+    base, text, token = df.iloc[0], df.iloc[1], df.iloc[2]
+    assert math.isnan(base["kl"]) and math.isnan(base["kl_paper"]) and base["bd_paper"] == 0.51
+    assert base["r2_paper"] == 0.51 and pd.isna(base["n"])
+    assert (text["kl"], text["kl_paper"], text["bd_paper"], text["r2_paper"]) == (2.5, 2.05, 0.51, 0.34)
+    assert (token["kl"], token["kl_ci_low"], token["kl_paper"]) == (1.2, pytest.approx(1.1), 0.99)
+    assert (token["n"], token["n_invalid"]) == (28, 4)
+    assert df.iloc[3]["kl"] == 0.8 and math.isnan(df.iloc[3]["kl_paper"])
+    assert math.isnan(df.iloc[4]["kl"])
+
+
+def test_table2_rows_and_paper_values():
+    df = tables.table2(_result(), _result(kl=0.7))
+    assert list(df["method"]) == ["Ambiguous", "Single"] and set(df["type"]) == {"Token-level"}
+    assert list(df["kl_paper"]) == [0.99, 0.75] and list(df["bd_paper"]) == [0.47, 0.31]
+    assert list(df["r2_paper"]) == [0.38, 0.53] and df.iloc[1]["kl"] == 0.7
+
+
+def test_table3_reference_rows_percent_and_extras():
+    df = tables.table3(_label_result(0.6), _label_result(0.3), _label_result(0.5), None,
+                       extra={"Label likelihood (Ambiguous)": _label_result(0.55)})
+    assert list(df["method"]) == list(paper.PAPER_TABLE3) + ["Label likelihood (Ambiguous)"]
+    assert list(df["type"][:4]) == ["Adaptation", "Adaptation", "Zero-shot", "Zero-shot"]
+    refs = df.iloc[:4]
+    assert refs["accuracy"].isna().all() and list(refs["accuracy_paper"]) == [65.20, 58.75, 48.12, 51.40]
+    text_single = df.set_index("method").loc["Text (Single)"]
+    assert text_single["accuracy"] == pytest.approx(60.0) and text_single["accuracy_ci_high"] == pytest.approx(65.0)
+    assert text_single["f1_weighted"] == pytest.approx(0.4) and text_single["f1_weighted_paper"] == 0.39
+    assert text_single["ua"] == pytest.approx(45.0) and text_single["n"] == 30  # n_label, not n
+    assert math.isnan(df.set_index("method").loc["Token-Level (Single)", "accuracy"])
+    assert "ua_paper" not in df.columns and "f1_macro" in df.columns
+
+
+def test_tables_from_real_metric_results():
+    rng = np.random.default_rng(0)
+    t, p = rng.dirichlet([1] * 4, 50), rng.dirichlet([1] * 4, 50)
+    res = M.evaluate_distributions(t, p, n_boot=50)
+    df = tables.table1(res, res)
+    assert df.iloc[1]["kl"] == pytest.approx(res["kl"]) and df.iloc[1]["n"] == 50
+    assert pd.isna(df.iloc[1]["n_invalid"])  # not given -> empty, never a made-up 0
+
+
+def test_write_table_csv_markdown_latex(tmp_path):
+    df = tables.table1(_result(kl=1.234), _result(), extra={"50% & more_x": _result()})
+    paths = tables.write_table(df, tmp_path / "figs", "table1", caption="Table 1: Performance for ambiguous SER")
+    assert [p.name for p in paths] == ["table1.csv", "table1.md", "table1.tex"]
+    back = pd.read_csv(paths[0])
+    assert list(back.columns) == list(df.columns)
+    assert back.loc[1, "kl"] == 1.234 and back.loc[1, "kl_paper"] == 2.05 and back.loc[0, "bd_paper"] == 0.51
+
+    md = paths[1].read_text()
+    assert "| Type | Method | KL ↓ | KL ↓ (paper) |" in md
+    assert "| Proposed | Text | 1.23 [1.13, 1.33] | 2.05 |" in md
+    assert "| Baseline | Zero-Shot [15] | – | – | – | 0.51 |" in md
+    assert len({line.count("|") for line in md.splitlines() if line.startswith("|")}) == 1
+
+    tex = paths[2].read_text()
+    for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
+        assert rule in tex
+    assert tex.index(r"\toprule") < tex.index(r"\midrule") < tex.index(r"\bottomrule")
+    assert r"\begin{tabular}{llrrrrrrrr}" in tex and r"50\% \& more\_x" in tex
+    rows = [line for line in tex.splitlines() if line.endswith(r"\\")]
+    assert len(rows) == 1 + len(df) and {r.count(" & ") for r in rows} == {9}  # 10 display columns
+    assert re.search(r"(?<!\\)%", tex.replace("{%\n", "")) is None  # every % escaped
+    assert not list((tmp_path / "figs").glob(".*"))  # no temp files left
+
+
+def test_display_table_merges_ci_and_paper():
+    d = tables.display_table(tables.table2(_result(kl=0.5), None))
+    assert list(d.columns) == ["Type", "Method", "KL ↓", "KL ↓ (paper)", "BD ↓", "BD ↓ (paper)", "R² ↑",
+                               "R² ↑ (paper)", "n", "invalid"]
+    assert d.iloc[0]["KL ↓"] == "0.50 [0.40, 0.60]" and d.iloc[1]["KL ↓"] == "–" and d.iloc[1]["KL ↓ (paper)"] == "0.75"
+
+
+# ------------------------------------------------------------------ figures
+def _check_written(paths, stem):
+    png, pdf = paths
+    assert (png.name, pdf.name) == (f"{stem}.png", f"{stem}.pdf")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and pdf.read_bytes()[:5] == b"%PDF-"
+    assert png.stat().st_size > 5000 and pdf.stat().st_size > 1000
+    h, w = mpimg.imread(png).shape[:2]
+    assert 0.8 * 3.4 * 300 < w < 1.05 * 3.4 * 300  # one paper column at 300 dpi
+
+
+@pytest.fixture(scope="module")
+def arrays():
+    rng = np.random.default_rng(0)
+    votes = rng.integers(0, 4, size=(120, 3))
+    truth = np.stack([(votes == k).mean(axis=1) for k in range(4)], axis=1)
+    pred = 0.6 * truth + 0.4 * rng.dirichlet([1] * 4, size=120)
+    return truth, pred
+
+
+def test_figures_written_as_png_and_pdf(tmp_path, arrays):
+    truth, pred = arrays
+    a = M.evaluate_distributions(truth, pred, n_boot=50)
+    b = M.evaluate_distributions(truth, np.roll(pred, 1, axis=0), n_boot=50)
+    _check_written(figures.figure3(a, b, tmp_path), "figure3_token_subset")
+    _check_written(figures.reliability_diagram(truth, pred, tmp_path, title="token-level"), "reliability")
+    _check_written(figures.class_scatter(truth, pred, tmp_path, name="scatter"), "scatter")
+    _check_written(figures.entropy_histogram(truth, tmp_path), "gt_entropy")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"{s}.{e}" for s in ("figure3_token_subset", "reliability", "scatter", "gt_entropy") for e in ("png", "pdf"))
+
+
+def test_entropy_histogram_accepts_a_manifest(tmp_path, arrays):
+    truth, _ = arrays
+    manifest = pd.DataFrame(truth, columns=["gt_anger", "gt_happiness", "gt_sadness", "gt_neutral"])
+    _check_written(figures.entropy_histogram(manifest, tmp_path, "manifest_entropy"), "manifest_entropy")
+
+
+# ------------------------------------------------------------------ run README
+def _write_readme(tmp_path, pipeline_check):
+    out = tmp_path / "figures" / "demo"
+    t1 = tables.table1(_result(), _result())
+    md_path = tables.write_table(tables.table2(_result(), _result()), out, "table2")[1]
+    figs = figures.entropy_histogram(np.eye(4), out, "gt_entropy")
+    prov = readme.collect_provenance(config={"run": "demo", "model": {"backend": "tiny-demo"}},
+                                     model="tiny-demo", dataset="synthetic")
+    return readme.write_run_readme(out, tables={"Table 1: Performance for ambiguous SER": t1,
+                                                "Table 2: Impact of prompts": md_path},
+                                   figures={"Ground-truth entropy": figs}, provenance=prov,
+                                   pipeline_check=pipeline_check)
+
+
+def test_run_readme_banner_iff_pipeline_check(tmp_path):
+    demo = _write_readme(tmp_path / "a", True).read_text()
+    real = _write_readme(tmp_path / "b", False).read_text()
+    assert "NOT THE PAPER'S RESULTS" in demo and "synthetic" in demo.split("## Tables")[0]
+    assert demo.index("NOT THE PAPER'S RESULTS") < demo.index("## Tables")
+    assert "NOT THE PAPER'S RESULTS" not in real and "[!WARNING]" not in real
+
+
+def test_run_readme_shows_tables_figures_and_provenance(tmp_path):
+    path = _write_readme(tmp_path, True)
+    text = path.read_text()
+    assert "### Table 1: Performance for ambiguous SER" in text and "| Baseline | Zero-Shot [15] |" in text
+    assert "| Token-level | Single |" in text and "[csv](table2.csv)" in text and "[tex](table2.tex)" in text
+    assert "![Ground-truth entropy](gt_entropy.png)" in text and "[PDF](gt_entropy.pdf)" in text
+    for link in re.findall(r"\]\(([^)]+)\)", text):
+        assert (path.parent / link).exists(), link
+    prov = text.split("## Provenance")[1]
+    for key in ("git_commit", "torch", "transformers", "tiny-demo", "synthetic", "backend: tiny-demo"):
+        assert key in prov
