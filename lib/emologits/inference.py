@@ -310,13 +310,20 @@ def _output_dir(run_dir: Path, prompt_id: str, method: str) -> Path:
     return Path(run_dir) / METHOD_DIRS[method] / prompt_id
 
 
-def _distributed_state():
-    """accelerate's PartialState when launched with several processes (``accelerate launch``), else None."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+def _distributed_state(model: dict[str, Any]):
+    """accelerate's PartialState when launched with several processes (``accelerate launch``, torchrun),
+    else None. CPU processes (gloo) when the config says ``device: cpu`` or no GPU is present."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
         return None
+    import torch
     from accelerate import PartialState
 
-    return PartialState()
+    state = PartialState(cpu=str(model.get("device", "auto")) == "cpu" or not torch.cuda.is_available())
+    if state.num_processes != world:
+        raise ConfigError(f"launched as {world} processes (WORLD_SIZE) but accelerate sees "
+                          f"{state.num_processes}; check the launcher's settings")
+    return state
 
 
 def run_inference(cfg: Config, prompt_id: str, *, limit: int | None = None,
@@ -351,7 +358,7 @@ def run_inference(cfg: Config, prompt_id: str, *, limit: int | None = None,
         raise DataError("manifest has duplicate utt_id values; each utterance must appear once")
     audio_paths = [str(cfg.resolve(p)) for p in manifest["audio_path"]]
 
-    state = _distributed_state()
+    state = _distributed_state(cfg.model)
     rank, n_proc = (state.process_index, state.num_processes) if state else (0, 1)
     shard_i, n_shards = parse_shard(shard)
     worker, n_workers = shard_i * n_proc + rank, n_shards * n_proc
@@ -541,7 +548,7 @@ def main(args: argparse.Namespace) -> int:
             from emologits.sfm import load_backend
 
             model_cfg = dict(cfg.model)
-            state = _distributed_state()
+            state = _distributed_state(model_cfg)
             if state is not None and model_cfg.get("device", "auto") == "auto":
                 model_cfg["device"] = str(state.device)
             backend = load_backend(model_cfg, project_root=cfg.project_root)
