@@ -81,6 +81,8 @@ DISTRIBUTION_CASES = [
     ("Anger: 65%, Sadness: 35%, Happiness: 0%, Neutral: 0%\nAnger: 20%, Sadness: 80%", None,
      "conflicting_values", ()),
     ("Angry: 60%, Anger: 40%, Sadness: 0%, Neutral: 0%", None, "conflicting_values", ()),
+    ("Anger: " + "9" * 400 + "%, Sadness: 35%", None, "nonfinite_value", ()),
+    ("Anger:" + " " * 40 + "65%, Sadness:\t\t35%", P(65, 0, 35, 0), None, ("missing_classes",)),
 ]
 
 

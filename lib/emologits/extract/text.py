@@ -38,10 +38,10 @@ OTHER_EMOTIONS: frozenset[str] = frozenset({
 
 # Horizontal space, separators and filler words allowed between a label and its number ("Anger: 65%",
 # "Anger - 65%", "| Anger | 65% |", '"anger": 0.65', "anger is about 65%", "anger (65%)").
-_CONN_LABEL_FIRST = (r"(?:[ \t]|[:=~≈>(\[|/\"']|-(?=[ \t])|\b(?:is|at|of|about|around|approximately|approx"
-                     r"|roughly|likelihood|probability|score|level|estimated)\b\.?)*")
+_CONN_LABEL_FIRST = (r"(?:[ \t]+|[:=~≈>(\[|/\"']|-(?=[ \t])|\b(?:is|at|of|about|around|approximately|approx"
+                     r"|roughly|likelihood|probability|score|level|estimated)\b\.?){0,12}")
 # Between a number and its label ("65% anger", "65% chance of anger", "65 % likely angry").
-_CONN_NUMBER_FIRST = r"(?:[ \t]|\b(?:of|for|is|are|chance|likely|likelihood|probability)\b)*"
+_CONN_NUMBER_FIRST = r"(?:[ \t]+|\b(?:of|for|is|are|chance|likely|likelihood|probability)\b){0,12}"
 _NUMBER = r"(?P<sign>-?)(?P<num>\d+(?:\.\d+)?|\.\d+)(?:[ \t]*-[ \t]*(?P<num2>\d+(?:\.\d+)?))?[ \t]*(?P<pct>%)?"
 _LABEL_FIRST = re.compile(r"\b(?P<label>[a-z]+)" + _CONN_LABEL_FIRST + _NUMBER)
 _NUMBER_FIRST = re.compile(r"(?<![\w.])" + _NUMBER + _CONN_NUMBER_FIRST + r"(?P<label>[a-z]+)\b")
@@ -104,8 +104,8 @@ def _known(pairs: list[tuple[str, float, bool, bool]]) -> int:
 
 def parse_distribution(text: str | None) -> ParsedDistribution:
     """Parse a distribution answer (sec. 3.4.1) and normalise it to sum to 1 (sec. 3.3, output
-    constraints). Reasons: ``empty``, ``no_distribution``, ``conflicting_values``, ``negative_value``,
-    ``all_zero``."""
+    constraints). Reasons: ``empty``, ``no_distribution``, ``conflicting_values``, ``nonfinite_value``,
+    ``negative_value``, ``all_zero``."""
     if text is None or (isinstance(text, float) and math.isnan(text)) or not str(text).strip():
         return ParsedDistribution(None, "empty")
     norm = _normalise(str(text))
@@ -132,6 +132,8 @@ def parse_distribution(text: str | None) -> ParsedDistribution:
             notes.append("extra_emotions")
     if not values:
         return ParsedDistribution(None, "no_distribution")
+    if not all(math.isfinite(v) for v in values.values()):
+        return ParsedDistribution(None, "nonfinite_value")
     if any(v < 0 for v in values.values()):
         return ParsedDistribution(None, "negative_value")
     total = sum(values.values())
