@@ -95,3 +95,15 @@ def test_every_word_of_the_paper_response_is_found(fixture, request):
     assert words == "HappinessNeutralSadnessAnger"
     # the tracked ids include every piece of every emotion word the model writes
     assert {generated[j] for j in steps} <= set(tracked_token_ids(tok))
+
+
+def test_raw_tokenizers_encoding_objects_are_accepted():
+    class Encoding:
+        def __init__(self, ids):
+            self.ids = ids
+
+    class RawTokenizer(CharTokenizer):  # like tokenizers.Tokenizer: encode returns an Encoding
+        def encode(self, text, add_special_tokens=False):
+            return Encoding(super().encode(text, add_special_tokens))
+
+    assert word_token_ids(RawTokenizer(), "Sad", "after_space") == [1000 + ord("S"), ord("a"), ord("d")]
