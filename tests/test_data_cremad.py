@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from emologits.cli import main as cli_main
-from emologits.data import prepare_manifest, read_manifest
+from emologits.data import prepare_manifest, read_manifest, selection_counts_for
 from emologits.data.cremad import CREMAD_RULES, read_votes, rule_counts
 from emologits.emotions import GT_COLUMNS
 from emologits.errors import DataError
@@ -18,7 +18,7 @@ REAL_COUNTS = {"drop-other": 7396, "exclude-other": 1636, "other-minority": 6134
 
 def test_rule_counts_real_votes_cross_checked(cremad_root):
     assert len(read_votes(cremad_root)) == 7442
-    assert rule_counts(cremad_root) == REAL_COUNTS
+    assert rule_counts(cremad_root) == REAL_COUNTS == selection_counts_for("cremad", cremad_root)
     # Independent: pandas over the raw table.
     raw = pd.read_csv(cremad_root / "tabulatedVotes.csv")
     voice = raw[raw.iloc[:, 0].astype(str).str.startswith("1")]

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from emologits.cli import main as cli_main
-from emologits.data import MANIFEST_COLUMNS, prepare_manifest, read_manifest, write_manifest
+from emologits.data import (MANIFEST_COLUMNS, prepare_manifest, read_manifest, selection_counts_for,
+                            write_manifest)
 from emologits.data.iemocap import SELECTION_RULES, parse_label_file, read_utterances, selection_counts
 from emologits.emotions import GT_COLUMNS
 from emologits.errors import DataError
@@ -48,6 +49,7 @@ def _independent_counts(root: Path) -> dict[str, int]:
 
 def test_selection_counts_on_real_labels(iemocap_labels_root):
     assert selection_counts(iemocap_labels_root) == REAL_COUNTS
+    assert selection_counts_for("iemocap", iemocap_labels_root) == REAL_COUNTS
     assert _independent_counts(iemocap_labels_root) == REAL_COUNTS
     assert set(SELECTION_RULES) == set(REAL_COUNTS)
 

@@ -24,7 +24,8 @@ DATASET_OPTIONS: dict[str, tuple[str, ...]] = {
 
 __all__ = [
     "ALL_COLUMNS", "ANNOTATIONS_COLUMN", "DATASETS", "EXTRA_COLUMNS", "MANIFEST_COLUMNS",
-    "majority_labels", "prepare_manifest", "read_manifest", "validate_manifest", "write_manifest",
+    "majority_labels", "prepare_manifest", "read_manifest", "selection_counts_for",
+    "validate_manifest", "write_manifest",
 ]
 
 
@@ -59,3 +60,15 @@ def prepare_manifest(dataset: str, root: Path, *, selection: str | None = None,
     from emologits.data.synthetic import prepare_synthetic
     return prepare_synthetic(root, selection=selection, labels_only=labels_only,
                              n_utterances=options.get("n_utterances"), seed=options.get("seed"))
+
+
+def selection_counts_for(dataset: str, root: Path) -> dict[str, int]:
+    """Utterances kept by each subset rule of ``dataset`` (IEMOCAP rules for iemocap/synthetic,
+    CREMA-D rules for cremad), from the labels alone."""
+    if dataset not in DATASETS:
+        raise DataError(f"unknown dataset {dataset!r}; choose from {list(DATASETS)}")
+    if dataset == "cremad":
+        from emologits.data.cremad import rule_counts
+        return rule_counts(Path(root).expanduser())
+    from emologits.data.iemocap import selection_counts
+    return selection_counts(Path(root).expanduser())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from emologits.data import DATASETS, prepare_manifest, write_manifest
+from emologits.data import DATASETS, prepare_manifest, selection_counts_for, write_manifest
 from emologits.data.cremad import CREMAD_RULES, DEFAULT_CREMAD_RULE
 from emologits.data.iemocap import DEFAULT_SELECTION, SELECTION_RULES
 from emologits.emotions import EMOTIONS
@@ -54,12 +54,8 @@ def main(args: argparse.Namespace) -> int:
     df = prepare_manifest(dataset, args.root, selection=selection, labels_only=args.labels_only,
                           options=options)
     root = args.root.expanduser().resolve()
-    if dataset == "cremad":
-        from emologits.data.cremad import rule_counts
-        counts, chosen, title = rule_counts(root), df["selection"].iloc[0], "CREMA-D rule"
-    else:
-        from emologits.data.iemocap import selection_counts
-        counts, chosen, title = selection_counts(root), df["selection"].iloc[0], "selection rule"
+    counts, chosen = selection_counts_for(dataset, root), df["selection"].iloc[0]
+    title = "CREMA-D rule" if dataset == "cremad" else "selection rule"
     print(f"{dataset} at {root}")
     print(f"utterances kept per {title}:")
     for name, n in counts.items():
