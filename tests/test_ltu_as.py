@@ -344,3 +344,27 @@ def test_from_config_fails_clearly_on_placeholder_paths(tmp_path):
                                                                    "llama": str(tmp_path), "checkpoint": "x"}})
     with pytest.raises(ConfigError, match="unknown keys"):
         LtuAsBackend.from_config({"backend": "ltu-as", "options": {"wisper": "x"}})
+
+
+def test_from_config_loads_local_dirs_and_checkpoint_end_to_end(tmp_path, checkpoint_file, backend):
+    """Fresh load from local directories (as a user's config names them) gives the same model."""
+    import shutil
+    from conftest import LLAMA_TOKENIZER
+    from transformers import WhisperFeatureExtractor
+    torch.manual_seed(0)  # the same base weights as build_model(seed=0) used by `backend`
+    whisper, llama = tiny_whisper(), tiny_llama()
+    whisper_dir, llama_dir = tmp_path / "whisper", tmp_path / "llama"
+    whisper.save_pretrained(whisper_dir)
+    WhisperFeatureExtractor().save_pretrained(whisper_dir)
+    llama.save_pretrained(llama_dir)
+    shutil.copy(LLAMA_TOKENIZER / "tokenizer.model", llama_dir / "tokenizer.model")
+    loaded = LtuAsBackend.from_config({"backend": "ltu-as", "dtype": "float32", "device": "cpu", "options": {
+        "whisper": str(whisper_dir), "llama": str(llama_dir), "checkpoint": str(checkpoint_file),
+        "transcript": "none"}})
+    assert loaded.provenance()["checkpoint"] == str(checkpoint_file)
+    assert len(loaded.provenance()["checkpoint_sha256"]) == 64
+    clip = audio(8, 2.0)
+    a = loaded.generate([clip], "Describe.", [100, 200], GenerationSettings(max_new_tokens=3), transcripts=["x"])
+    b = backend.generate([clip], "Describe.", [100, 200], GenerationSettings(max_new_tokens=3), transcripts=["x"])
+    assert a[0].generated_token_ids.tolist() == b[0].generated_token_ids.tolist()
+    np.testing.assert_allclose(a[0].tracked_logits, b[0].tracked_logits, atol=1e-5)
