@@ -105,6 +105,13 @@ def align_with_truth(manifest: pd.DataFrame, distributions: pd.DataFrame) -> dic
     }
 
 
+def evaluation_kwargs(cfg: Config) -> dict:
+    """The config's ``evaluation`` section as keyword arguments of ``metrics.evaluate_predictions``."""
+    ev = cfg.evaluation
+    return {"kl": ev["kl"], "r2": ev["r2"], "n_boot": int(ev["bootstrap"]), "seed": int(ev["seed"]),
+            **({"ties": ev["ties"]} if "ties" in ev else {})}
+
+
 def subset_manifest(manifest: pd.DataFrame, limit: int | None, seed: int = 0) -> pd.DataFrame:
     """A deterministic random subset of ``limit`` utterances, kept in manifest order (None: all)."""
     if limit is None or limit >= len(manifest):
@@ -113,6 +120,6 @@ def subset_manifest(manifest: pd.DataFrame, limit: int | None, seed: int = 0) ->
     return manifest.iloc[chosen].reset_index(drop=True)
 
 
-__all__ = ["EMOTIONS", "NOTEBOOKS", "MissingInputError", "align_with_truth", "distribution_path",
+__all__ = ["EMOTIONS", "NOTEBOOKS", "MissingInputError", "align_with_truth", "distribution_path", "evaluation_kwargs",
            "manifest_path", "read_distributions", "reports_dir", "require", "subset_manifest",
            "write_distributions", "write_parquet"]
