@@ -239,3 +239,14 @@ def test_likelihood_method_writes_score_columns(tmp_path):
     dist = likelihood_distributions(records)
     assert dist["valid"].tolist() == [True, True, False, True, True]
     assert np.allclose(dist.loc[dist["valid"], ["p_anger", "p_happiness", "p_sadness", "p_neutral"]].sum(axis=1), 1)
+
+
+def test_manifest_without_audio_path_fails_those_utterances_clearly(tmp_path):
+    cfg_path = make_project(tmp_path, n=3)
+    cfg = load_config(cfg_path)
+    manifest = pd.read_parquet(cfg.run_dir / "manifest.parquet")
+    manifest.loc[1, "audio_path"] = None
+    run_inference(cfg, "ambiguous", manifest=manifest, progress=False)
+    records, info = load_records(cfg.run_dir, "ambiguous")
+    assert records["status"].tolist() == ["ok", "failed", "ok"] and records["error"][1] == "no_audio"
+    assert info["summary"]["failures_by_reason"] == {"no_audio": 1}

@@ -54,7 +54,7 @@ METHOD_DIRS: dict[str, str] = {"generate": "inference", "likelihood": "likelihoo
 #: Default part size, in batches.
 PART_BATCHES: int = 4
 #: Failure reason codes the runner records itself (audio ones come from emologits.audio).
-NONFINITE, MODEL_ERROR = "nonfinite_logits", "model_error"
+NONFINITE, MODEL_ERROR, NO_AUDIO = "nonfinite_logits", "model_error", "no_audio"
 #: run.json keys that must match for a restarted run to reuse existing parts.
 FINGERPRINT_KEYS: tuple[str, ...] = ("method", "prompt", "model", "tracked_ids", "generation",
                                      "continuations", "batch_size", "part_size")
@@ -69,12 +69,16 @@ def _failed(utt_id: str, reason: str, message: str, **extra: Any) -> dict[str, A
             "seconds": 0.0, **extra}
 
 
-def _load_batch(backend: Any, utt_ids: Sequence[str], audio_paths: Sequence[str | Path],
+def _load_batch(backend: Any, utt_ids: Sequence[str], audio_paths: Sequence[str | Path | None],
                 too_long: str) -> tuple[list[dict], list[tuple[int, np.ndarray]]]:
     """Load each file; returns one partial record per utterance and the (index, audio) that loaded."""
     records: list[dict] = []
     loaded: list[tuple[int, np.ndarray]] = []
     for i, (utt_id, path) in enumerate(zip(utt_ids, audio_paths)):
+        if path is None:
+            records.append(_failed(utt_id, NO_AUDIO, f"{utt_id}: the manifest has no audio_path (built "
+                                   "without audio files?)", truncated=False, audio_seconds=None))
+            continue
         try:
             audio, info = load_audio(path, backend.sampling_rate, backend.max_audio_seconds, too_long=too_long)
         except AudioError as exc:
@@ -356,7 +360,7 @@ def run_inference(cfg: Config, prompt_id: str, *, limit: int | None = None,
     utt_ids = [str(u) for u in manifest["utt_id"]]
     if len(set(utt_ids)) != len(utt_ids):
         raise DataError("manifest has duplicate utt_id values; each utterance must appear once")
-    audio_paths = [str(cfg.resolve(p)) for p in manifest["audio_path"]]
+    audio_paths = [None if p is None or pd.isna(p) else str(cfg.resolve(p)) for p in manifest["audio_path"]]
 
     state = _distributed_state(cfg.model)
     rank, n_proc = (state.process_index, state.num_processes) if state else (0, 1)
