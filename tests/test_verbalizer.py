@@ -61,15 +61,19 @@ def test_bad_surface_forms_are_rejected():
 
 def test_llama_pieces_match_the_paper(llama_tokenizer):
     got = pieces(llama_tokenizer, class_token_ids(llama_tokenizer))
-    # SentencePiece: start-of-response and after-space tokenizations coincide -> one entry per form.
+    # SentencePiece: a response's first word follows the template's newline, with no "▁"
+    # ("Ang er", as LTU-AS writes it); later words follow ", " and carry "▁".
     assert got == {
-        "anger": [["▁An", "ger"], ["▁An", "gry"]],
-        "happiness": [["▁H", "app", "iness"]],  # paper: "h" "app" "iness"
-        "sadness": [["▁Sad", "ness"]],
-        "neutral": [["▁Ne", "ut", "ral"]],  # paper: "ne" "ut" "ral"
+        "anger": [["Ang", "er"], ["▁An", "ger"], ["An", "gry"], ["▁An", "gry"]],
+        "happiness": [["H", "app", "iness"], ["▁H", "app", "iness"]],  # paper: "h" "app" "iness"
+        "sadness": [["S", "ad", "ness"], ["▁Sad", "ness"]],
+        "neutral": [["Ne", "ut", "ral"], ["▁Ne", "ut", "ral"]],  # paper: "ne" "ut" "ral"
     }
     ids = tracked_token_ids(llama_tokenizer)
-    assert ids == sorted(set(ids)) and len(ids) == 11
+    assert ids == sorted(set(ids)) and len(ids) == 18
+    # the first word of a real LTU-AS answer is captured: its pieces are tracked
+    answer = llama_tokenizer.encode("### Response:\nNeutral: 60%, Anger: 40%", add_special_tokens=False)
+    assert set(answer[answer.index(llama_tokenizer.convert_tokens_to_ids("Ne")):][:3]) <= set(ids)
     assert 29871 not in ids  # SentencePiece's stray "▁" of a bare " Anger" is not a surface piece
 
 

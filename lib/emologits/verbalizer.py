@@ -39,8 +39,13 @@ DEFAULT_SURFACE_FORMS: dict[str, tuple[str, ...]] = {
 #: Word positions whose tokenizations count as surface-form entries (see module docstring).
 POSITIONS: tuple[str, ...] = ("start", "after_space")
 
-#: Text preceding a word in the "after_space" position (ends right before the ", " separator).
-_CONTEXT = "Sadness: 35%,"
+#: Text preceding a word in each position; the word's ids are those after the context's ids.
+#: "start": the first word of a response, which every chat template (Qwen2-Audio's, LTU-AS's
+#: "### Response:\n") places right after a newline, so SentencePiece gives no "▁" there
+#: ("Ang", "er") while byte-level BPE gives no "Ġ"; "after_space": a later word, after ", ".
+#: Each entry is (context, joiner): the word is encoded as context + joiner + word, and the joiner
+#: (the space) belongs to the word's first piece, as tokenizers attach it ("▁An", "ĠAng").
+_CONTEXTS: dict[str, tuple[str, str]] = {"start": ("Response:\n", ""), "after_space": ("Sadness: 35%,", " ")}
 
 
 def _encode(tokenizer: Any, text: str) -> list[int]:
@@ -51,16 +56,14 @@ def _encode(tokenizer: Any, text: str) -> list[int]:
 
 def word_token_ids(tokenizer: Any, word: str, position: str = "start") -> list[int]:
     """Token ids of ``word`` as it appears at ``position`` ("start" or "after_space") in a response."""
-    if position == "start":
-        ids = _encode(tokenizer, word)
-    elif position == "after_space":
-        prefix = _encode(tokenizer, _CONTEXT)
-        full = _encode(tokenizer, f"{_CONTEXT} {word}")
-        if full[: len(prefix)] != prefix:
-            raise ValueError(f"tokenizer merges {word!r} with the text before it; cannot isolate its pieces")
-        ids = full[len(prefix):]
-    else:
+    if position not in _CONTEXTS:
         raise ValueError(f"unknown position {position!r}; expected one of {POSITIONS}")
+    context, joiner = _CONTEXTS[position]
+    prefix = _encode(tokenizer, context)
+    full = _encode(tokenizer, context + joiner + word)
+    if full[: len(prefix)] != prefix:
+        raise ValueError(f"tokenizer merges {word!r} with the text before it; cannot isolate its pieces")
+    ids = full[len(prefix):]
     if not ids:
         raise ValueError(f"surface form {word!r} tokenizes to no ids")
     return ids
