@@ -89,7 +89,7 @@ def run_notebooks(config_path: str | Path, *, output_root: str | Path | None = N
         print(f"[run_all] {stem}: {NOTEBOOKS[stem]} …", flush=True)
         try:
             pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=kernel,
-                                cwd=str(PROJECT_ROOT), progress_bar=False, log_output=False)
+                                cwd=str(notebooks_dir), progress_bar=False, log_output=False)
         except PapermillExecutionError as exc:
             raise EmologitsError(f"notebook {stem} failed in cell {exc.exec_count}: {exc.ename}: "
                                  f"{exc.evalue}\n  executed copy with the traceback: {dst}") from None
