@@ -9,7 +9,7 @@ import torch
 from emologits.sfm.base import GenerationSettings
 from emologits.sfm.capture import generate_with_capture, score_continuations
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 VOCAB = 97
 TRACKED = [3, 7, 11, 50, 96]
 

@@ -9,7 +9,7 @@ import torch
 from emologits.sfm import backend_class, load_backend
 from emologits.sfm.base import GenerationSettings
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 AUDIO_TOKENS = ["<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>"]
 PROMPT = "Predict the emotion of the audio from the choices [Happiness, Sadness, Neutral, Angry]."
 

@@ -51,6 +51,14 @@ def resolve_name_or_path(name_or_path: str | None, project_root: Any, default: s
     return name
 
 
+def chat_text(processor: Any, prompt: str) -> str:
+    """The processor's chat template: one user turn (audio placeholder, then the prompt), plus the
+    assistant answer prefix (``<|im_start|>assistant\n``)."""
+    conversation = [{"role": "user", "content": [{"type": "audio", "audio_url": "input.wav"},
+                                                 {"type": "text", "text": prompt}]}]
+    return processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+
+
 class Qwen2AudioBackend(SFMBackend):
     """Qwen2-Audio through transformers; see module docstring."""
 
@@ -121,11 +129,8 @@ class Qwen2AudioBackend(SFMBackend):
 
     # -- inputs ----------------------------------------------------------------------------------
     def chat_text(self, prompt: str) -> str:
-        """The model's chat template: one user turn (audio placeholder, then the prompt), plus the
-        assistant answer prefix."""
-        conversation = [{"role": "user", "content": [{"type": "audio", "audio_url": "input.wav"},
-                                                     {"type": "text", "text": prompt}]}]
-        return self.processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+        """The model's chat template around ``prompt`` (see :func:`chat_text`)."""
+        return chat_text(self.processor, prompt)
 
     def model_inputs(self, audios: Sequence[np.ndarray], prompt: str) -> dict[str, Any]:
         """Processor outputs for a left-padded batch, on the model's device and dtype."""

@@ -1,0 +1,335 @@
+"""Build and train the ``tiny-demo`` model offline (issue #4): the real Qwen2-Audio architecture at a
+tiny size, a byte-level BPE tokenizer trained in code, a Whisper feature extractor with a 10 s
+window, trained for ~1 minute on CPU on a synthetic corpus to answer the paper's two prompts
+(sec. 3.3 "ambiguous", sec. 5.2 "single") in the paper's response format.
+
+It is a PIPELINE CHECK: it exercises every later step on real generated text and real logits. Its
+numbers are never the paper's.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.metadata
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+import torch
+
+from emologits.emotions import EMOTIONS, GT_COLUMNS
+from emologits.errors import ConfigError
+
+#: Bump when the recipe below changes; part of the cache stamp.
+TINY_DEMO_VERSION = 1
+STAMP_FILE = "tiny_demo_stamp.json"
+SAMPLING_RATE = 16000
+#: Feature window: 5 s (Qwen2-Audio uses Whisper's 30 s; synthetic clips are 1-2.5 s; longer audio
+#: is truncated to the window by the runner); 500 mel frames = 2 x max_source_positions.
+WINDOW_S = 5
+N_MELS = 32
+SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>")
+#: The paper's answer order for the distribution prompt (sec. 3.4.1 example).
+ANSWER_ORDER = ("happiness", "neutral", "sadness", "anger")
+ANSWER_WORDS = {"anger": "Anger", "happiness": "Happiness", "sadness": "Sadness", "neutral": "Neutral"}
+#: The single prompt's choice words (sec. 5.2): [Happiness, Sadness, Neutral, Angry].
+SINGLE_WORDS = {"anger": "Angry", "happiness": "Happiness", "sadness": "Sadness", "neutral": "Neutral"}
+#: Qwen2's pre-tokenizer pattern: digits split one by one (the paper's "6", "5", "%").
+_SPLIT_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                  r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+@dataclass(frozen=True)
+class TinyDemoSettings:
+    """Everything that decides the trained model (recorded in the cache stamp)."""
+
+    seed: int = 0
+    corpus_seed: int = 1000  # the demo evaluates on seed 0: never on training data
+    n_train: int = 960
+    steps: int = 700
+    batch_size: int = 16
+    lr: float = 3e-3
+    vocab_size: int = 512
+    threads: int = 1
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any] | None) -> "TinyDemoSettings":
+        options = dict(options or {})
+        unknown = set(options) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"model.options for tiny-demo: unknown keys {sorted(unknown)}; "
+                              f"known: {sorted(cls.__dataclass_fields__)}")
+        return cls(**options)
+
+
+def versions() -> dict[str, str]:
+    """Package versions that change the trained bytes (part of the stamp)."""
+    return {p: importlib.metadata.version(p) for p in ("torch", "transformers", "tokenizers")}
+
+
+def expected_stamp(settings: TinyDemoSettings) -> dict[str, Any]:
+    return {"tiny_demo_version": TINY_DEMO_VERSION, "settings": asdict(settings), "versions": versions(),
+            "window_s": WINDOW_S, "n_mels": N_MELS}
+
+
+def read_stamp(model_dir: Path) -> dict[str, Any] | None:
+    path = Path(model_dir) / STAMP_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def stamp_matches(model_dir: Path, settings: TinyDemoSettings) -> bool:
+    """True when ``model_dir`` holds a tiny-demo trained with exactly these settings and versions."""
+    stamp = read_stamp(model_dir)
+    if stamp is None:
+        return False
+    want = expected_stamp(settings)
+    return all(stamp.get(k) == v for k, v in want.items())
+
+
+# -- answers in the paper's format --------------------------------------------------------------
+def percentages_multiple_of_5(dist: Sequence[float]) -> list[int]:
+    """A distribution (EMOTIONS order) as integer percentages, multiples of 5 summing to 100
+    (largest remainder; ties broken by EMOTIONS order)."""
+    units = np.asarray(dist, dtype=float) / max(float(np.sum(dist)), 1e-12) * 20.0
+    base = np.floor(units + 1e-9).astype(int)
+    order = sorted(range(len(units)), key=lambda i: (-(units[i] - base[i]), i))
+    for i in order[: 20 - int(base.sum())]:
+        base[i] += 1
+    return [int(5 * b) for b in base]
+
+
+def distribution_answer(dist: Sequence[float]) -> str:
+    """E.g. ``Happiness: 10%, Neutral: 60%, Sadness: 5%, Anger: 25%`` (sec. 3.4.1 format)."""
+    pct = dict(zip(EMOTIONS, percentages_multiple_of_5(dist)))
+    return ", ".join(f"{ANSWER_WORDS[e]}: {pct[e]}%" for e in ANSWER_ORDER)
+
+
+def single_answer(label: str) -> str:
+    """The single prompt's choice word for a majority label (``anger`` -> ``Angry``)."""
+    return SINGLE_WORDS[label]
+
+
+# -- tokenizer, processor, model ----------------------------------------------------------------
+def train_tokenizer(texts: Sequence[str], vocab_size: int) -> Any:
+    """A byte-level BPE (Qwen2-style digit splitting) trained on ``texts``, wrapped for transformers."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(_SPLIT_PATTERN), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(texts, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", padding_side="left",
+        additional_special_tokens=list(SPECIAL_TOKENS[1:]),
+        model_max_length=4096, clean_up_tokenization_spaces=False)
+
+
+def build_processor(tokenizer: Any) -> Any:
+    from transformers import Qwen2AudioProcessor, WhisperFeatureExtractor
+    fe = WhisperFeatureExtractor(feature_size=N_MELS, sampling_rate=SAMPLING_RATE, hop_length=160,
+                                 chunk_length=WINDOW_S, n_fft=400)
+    return Qwen2AudioProcessor(feature_extractor=fe, tokenizer=tokenizer)
+
+
+def build_model(tokenizer: Any, seed: int) -> Any:
+    """Qwen2AudioForConditionalGeneration at a tiny size (randomly initialised from ``seed``)."""
+    from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
+    config = Qwen2AudioConfig(
+        audio_config={"d_model": 64, "encoder_layers": 2, "encoder_attention_heads": 4, "encoder_ffn_dim": 128,
+                      "num_mel_bins": N_MELS, "max_source_positions": WINDOW_S * 50},
+        text_config={"model_type": "qwen2", "vocab_size": len(tokenizer), "hidden_size": 96,
+                     "intermediate_size": 192, "num_hidden_layers": 2, "num_attention_heads": 4,
+                     "num_key_value_heads": 2, "max_position_embeddings": 1024, "tie_word_embeddings": False,
+                     "bos_token_id": None, "eos_token_id": tokenizer.eos_token_id,
+                     "pad_token_id": tokenizer.pad_token_id},
+        audio_token_index=tokenizer.convert_tokens_to_ids("<|AUDIO|>"))
+    torch.manual_seed(seed)
+    model = Qwen2AudioForConditionalGeneration(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.bos_token_id = None
+    return model
+
+
+# -- training data ------------------------------------------------------------------------------
+def training_manifest(corpus_root: Path) -> pd.DataFrame:
+    """The synthetic corpus's manifest (the data area's loader; gt_* and label columns)."""
+    from emologits.data import prepare_manifest
+    return prepare_manifest("synthetic", corpus_root)
+
+
+def _examples(manifest: pd.DataFrame, prompts: dict[str, str]) -> list[tuple[int, str, str]]:
+    """(row, prompt text, answer) for every utterance x prompt; the single prompt is skipped where
+    the majority label is tied."""
+    out = []
+    gts = manifest[list(GT_COLUMNS)].to_numpy(float)
+    for i, (gt, label) in enumerate(zip(gts, manifest["label"])):
+        out.append((i, prompts["ambiguous"], distribution_answer(gt)))
+        if isinstance(label, str) and label in SINGLE_WORDS:
+            out.append((i, prompts["single"], single_answer(label)))
+    return out
+
+
+def _load_audio(path: str) -> np.ndarray:
+    audio, sr = sf.read(path, dtype="float32", always_2d=True)
+    if sr != SAMPLING_RATE:
+        raise ConfigError(f"{path}: synthetic training audio at {sr} Hz, expected {SAMPLING_RATE}")
+    return audio.mean(axis=1)
+
+
+def audio_features(processor: Any, audios: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Whisper log-mel features (padded to the window) and their frame masks, computed once."""
+    enc = processor.feature_extractor(list(audios), sampling_rate=SAMPLING_RATE, padding="max_length",
+                                      return_attention_mask=True, return_tensors="pt")
+    return enc["input_features"], enc["attention_mask"]
+
+
+def n_audio_tokens(n_frames: int) -> int:
+    """Audio placeholders for ``n_frames`` mel frames (conv stride 2, then pooling 2; as the processor)."""
+    return (((n_frames - 1) // 2 + 1) - 2) // 2 + 1
+
+
+def _encode_example(processor: Any, chat: str, answer: str, n_frames: int) -> dict[str, torch.Tensor]:
+    """One training sequence's ids (audio placeholder expanded as the processor does) and labels
+    only on the answer + <|im_end|>."""
+    token = processor.audio_token
+    text = chat.replace(token, token * n_audio_tokens(n_frames), 1) + answer + "<|im_end|>"
+    ids = torch.tensor(processor.tokenizer(text, add_special_tokens=False)["input_ids"], dtype=torch.long)
+    n_answer = len(processor.tokenizer(answer + "<|im_end|>", add_special_tokens=False)["input_ids"])
+    labels = torch.full_like(ids, -100)
+    labels[-n_answer:] = ids[-n_answer:]
+    return {"input_ids": ids, "labels": labels}
+
+
+def _collate(examples: list[dict[str, torch.Tensor]], features: torch.Tensor, frame_mask: torch.Tensor,
+             rows: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded batch (training only; inference is left-padded); ``rows`` index the features."""
+    width = max(len(e["input_ids"]) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, e in enumerate(examples):
+        n = len(e["input_ids"])
+        ids[row, :n], labels[row, :n], mask[row, :n] = e["input_ids"], e["labels"], 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels,
+            "input_features": features[list(rows)], "feature_attention_mask": frame_mask[list(rows)]}
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int):
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, min(n, before)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def train_tiny_demo(out_dir: str | Path, *, seed: int = 0, corpus_seed: int = 1000, n_train: int = 960,
+                    steps: int = 700, batch_size: int = 16, lr: float = 3e-3, vocab_size: int = 512,
+                    threads: int = 1, prompts_file: str | Path | None = None, progress: bool = True) -> Path:
+    """Train the tiny-demo model and save model + processor + stamp to ``out_dir`` (atomic).
+
+    Corpus: ``write_synthetic_corpus(seed=corpus_seed, n_utterances=n_train)`` in a temporary
+    folder (removed afterwards). Targets: the paper's two prompts (prompts/prompts.yaml,
+    ``ambiguous`` and ``single``), answered from each utterance's ground truth: percentages
+    (multiples of 5 summing to 100) and the majority label's choice word. Seeded; CPU only."""
+    from emologits.data.synthetic import write_synthetic_corpus
+    from emologits.prompts import load_prompts
+    from tqdm.auto import tqdm
+
+    settings = TinyDemoSettings(seed=seed, corpus_seed=corpus_seed, n_train=n_train, steps=steps,
+                                batch_size=batch_size, lr=lr, vocab_size=vocab_size, threads=threads)
+    out_dir = Path(out_dir).expanduser().resolve()
+    prompts_path = Path(prompts_file) if prompts_file else Path(__file__).resolve().parents[3] / "prompts" / "prompts.yaml"
+    loaded = load_prompts(prompts_path)
+    prompts = {pid: loaded[pid].text for pid in ("ambiguous", "single")}
+    started = time.perf_counter()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".tiny-demo-corpus-", dir=out_dir.parent) as corpus_tmp, \
+            _torch_threads(threads):
+        corpus = write_synthetic_corpus(Path(corpus_tmp) / "corpus", n_utterances=n_train, seed=corpus_seed)
+        manifest = training_manifest(corpus).reset_index(drop=True)
+        audios = [_load_audio(p) for p in manifest["audio_path"]]
+        examples = _examples(manifest, prompts)
+        chat_of = {}
+        # Tokenizer: trained on exactly the texts the model will read and write.
+        system_free = [f"Audio 1: \n{p}" for p in prompts.values()] + ["You are a helpful assistant.", "user", "assistant", "system"]
+        tokenizer = train_tokenizer(system_free * 4 + [a for _, _, a in examples], vocab_size)
+        processor = build_processor(tokenizer)
+        model = build_model(tokenizer, seed)
+        from emologits.sfm.qwen2_audio import chat_text
+        for p in prompts.values():
+            chat_of[p] = chat_text(processor, p)
+        features, frame_mask = audio_features(processor, audios)
+        n_frames = frame_mask.sum(-1).tolist()
+        encoded = [_encode_example(processor, chat_of[p], a, int(n_frames[r])) for r, p, a in examples]
+        model.train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
+        rng = np.random.default_rng(seed)
+        losses = []
+        bar = tqdm(range(steps), desc="train tiny-demo", disable=not progress, unit="step")
+        for _ in bar:
+            pick = rng.choice(len(examples), size=min(batch_size, len(examples)), replace=False)
+            batch = _collate([encoded[i] for i in pick], features, frame_mask, [examples[i][0] for i in pick],
+                             tokenizer.pad_token_id)
+            loss = model(**batch).loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            losses.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        model.eval()
+        seconds = time.perf_counter() - started
+        stamp = {**expected_stamp(settings), "train_seconds": round(seconds, 1),
+                 "final_loss": round(float(np.mean(losses[-20:])), 4), "n_examples": len(examples),
+                 "pipeline_check": True,
+                 "note": "tiny-demo: a pipeline check trained on synthetic data; never the paper's numbers"}
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+        try:
+            model.save_pretrained(tmp)
+            processor.save_pretrained(tmp)
+            (tmp / STAMP_FILE).write_text(json.dumps(stamp, indent=1) + "\n", encoding="utf-8")
+            if out_dir.exists():
+                shutil.rmtree(out_dir)
+            os.replace(tmp, out_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return out_dir
+
+
+def ensure_tiny_demo(out_dir: str | Path, settings: TinyDemoSettings, *, progress: bool = True) -> Path:
+    """``out_dir`` holding a tiny-demo trained with ``settings``: loaded from the cache when its
+    stamp matches, else trained now (one process at a time: a lock file next to ``out_dir``)."""
+    out_dir = Path(out_dir).expanduser().resolve()
+    if stamp_matches(out_dir, settings):
+        return out_dir
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(out_dir.parent / f".{out_dir.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not stamp_matches(out_dir, settings):
+                train_tiny_demo(out_dir, progress=progress, **asdict(settings))
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return out_dir
