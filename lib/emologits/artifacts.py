@@ -113,8 +113,8 @@ def evaluation_kwargs(cfg: Config) -> dict:
 
 
 def subset_manifest(manifest: pd.DataFrame, limit: int | None, seed: int = 0) -> pd.DataFrame:
-    """A deterministic random subset of ``limit`` utterances, kept in manifest order (None: all)."""
-    if limit is None or limit >= len(manifest):
+    """A deterministic random subset of ``limit`` utterances, kept in manifest order (None or 0: all)."""
+    if not limit or limit >= len(manifest):
         return manifest.reset_index(drop=True)
     chosen = np.sort(np.random.default_rng(seed).choice(len(manifest), size=int(limit), replace=False))
     return manifest.iloc[chosen].reset_index(drop=True)

@@ -48,8 +48,7 @@ def check_config(cfg: Config) -> list[str]:
     if not model.get("backend"):
         problems.append(f"{where}: set model.backend (e.g. tiny-demo, qwen2-audio, ltu-as)")
     local_paths = {"model.name_or_path": model.get("name_or_path")}
-    local_paths.update({f"model.options.{k}": v for k, v in (model.get("options") or {}).items()
-                        if k.endswith(("_path", "_dir", "checkpoint"))})
+    local_paths.update({f"model.options.{k}": v for k, v in (model.get("options") or {}).items()})
     for key, value in local_paths.items():
         if not isinstance(value, str) or model.get("backend") == "tiny-demo":
             continue
@@ -78,8 +77,8 @@ def run_notebooks(config_path: str | Path, *, output_root: str | Path | None = N
     notebooks_dir = notebooks_dir or PROJECT_ROOT / "notebooks"
     out_dir = cfg.run_dir / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
-    parameters = {"config_path": str(config_path), "output_root": str(cfg.output_root) if cfg.output_root else None,
-                  "limit": limit, **(extra_parameters or {})}
+    parameters = {"config_path": str(config_path), "output_root": str(cfg.output_root or ""),
+                  "limit": int(limit or 0), **(extra_parameters or {})}
     executed: list[Path] = []
     for stem in NOTEBOOKS:
         if only and not any(stem.startswith(o) for o in only):
