@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from emologits.config import load_config
@@ -80,30 +81,62 @@ def test_accelerate_launch_two_processes_split_and_merge(tmp_path):
     assert "inference ambiguous [0/2]" in done.stderr and "inference ambiguous [1/2]" in done.stderr
 
 
-@pytest.mark.slow
-def test_accelerate_launch_on_tiny_demo(tmp_path):
-    """The same split on the tiny-demo back-end (the real Qwen2-Audio class at a tiny size)."""
-    pytest.importorskip("emologits.sfm.tiny_demo", reason="tiny-demo back-end not available")
-    demo = load_config(PROJECT_ROOT / "configs" / "demo.yaml")
-    cache = demo.resolve(demo.model["name_or_path"])
-    if not (cache and Path(cache).exists()):
-        pytest.skip(f"needs the trained tiny-demo model at {cache} (built by the demo run / its tests)")
+def _tiny_demo_project(root: Path, n: int = 6, batch_size: int = 2) -> Path:
+    """A project on the tiny-demo back-end (cached under the demo config's model path; trained there
+    on first use, once per clone) with synthetic emotional voices as audio."""
+    import soundfile as sf
     import yaml
 
-    cfg_path = make_project(tmp_path / "one", n=6, batch_size=2, backend="tiny-demo")
+    from emologits.data.synthetic import synthesize_audio
+
+    demo = load_config(PROJECT_ROOT / "configs" / "demo.yaml")
+    cfg_path = make_project(root, n=n, batch_size=batch_size, backend="tiny-demo")
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        audio = synthesize_audio(rng.dirichlet(np.ones(4)), "MF"[i % 2], float(rng.uniform(1.0, 2.0)), rng)
+        sf.write(root / "audio" / f"u{i:03d}.wav", audio, 16000)
     raw = yaml.safe_load(cfg_path.read_text())
-    raw["model"].update(name_or_path=str(cache), options=demo.model.get("options") or {})
-    raw["generation"] = {"preset": "greedy", "max_new_tokens": 12}
+    raw["model"].update(name_or_path=str(demo.resolve(demo.model["name_or_path"])),
+                        options=demo.model.get("options") or {})
+    raw["generation"] = dict(demo.generation)
     cfg_path.write_text(yaml.safe_dump(raw))
-    single = subprocess.run(_infer_cmd(cfg_path), env=_env(), capture_output=True, text=True, timeout=300)
+    return cfg_path
+
+
+@pytest.mark.slow
+def test_tiny_demo_run_records_and_predict(tmp_path):
+    """The real Qwen2-Audio code path at a tiny size: records, parseable answers, predict = record."""
+    from emologits.extract.text import parse_distribution
+    from emologits.predict import predict_files
+    from emologits.sfm import load_backend
+
+    cfg = load_config(_tiny_demo_project(tmp_path))
+    backend = load_backend(cfg.model, project_root=cfg.project_root)
+    run_inference(cfg, "ambiguous", backend=backend, progress=False)
+    records, info = load_records(cfg.run_dir, "ambiguous")
+    assert (records["status"] == "ok").all() and info["model"]["backend"] == "tiny-demo"
+    for rec in records.itertuples():
+        logits = np.stack(rec.tracked_logits)
+        assert logits.shape == (len(rec.generated_token_ids), len(info["tracked_ids"]))
+        assert np.all(np.asarray(rec.logsumexp) >= logits.max(axis=1))  # log-sum-exp over the full vocabulary
+    assert sum(parse_distribution(t).valid for t in records["text"]) >= 5
+    [pred] = predict_files(cfg, [tmp_path / "audio" / "u003.wav"], "ambiguous", backend=backend)
+    assert pred["text"] == records["text"][3]
+
+
+@pytest.mark.slow
+def test_accelerate_launch_on_tiny_demo(tmp_path):
+    """The same 2-process split on the tiny-demo back-end (the real Qwen2-Audio class at a tiny size)."""
+    cfg_path = _tiny_demo_project(tmp_path / "one", n=6, batch_size=1)  # parts of 4: both processes work
+    single = subprocess.run(_infer_cmd(cfg_path, "--limit", "6"), env=_env(), capture_output=True, text=True,
+                            timeout=300)
     assert single.returncode == 0, single.stderr
     expected, _ = load_records(load_config(cfg_path).run_dir, "ambiguous")
 
-    two = make_project(tmp_path / "two", n=6, batch_size=2, backend="tiny-demo")
-    two.write_text(yaml.safe_dump(raw))
+    two = _tiny_demo_project(tmp_path / "two", n=6, batch_size=1)
     done = subprocess.run(_accelerate_cmd(two), env=_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     records, info = load_records(load_config(two).run_dir, "ambiguous")
     assert info["workers"]["processes"] == 2 and (records["status"] == "ok").all()
-    # parts of 8 utterances at batch 2: both processes hold their own parts; merged = single process
+    assert "[1/2]" in done.stderr and len(list((load_config(two).run_dir / "inference" / "ambiguous").glob("part-*"))) == 2
     assert canonical(records) == canonical(expected)
