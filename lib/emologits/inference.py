@@ -379,11 +379,14 @@ def run_inference(cfg: Config, prompt_id: str, *, limit: int | None = None,
     settings = GenerationSettings.from_config(cfg.generation)
 
     tracked_ids: list[int] = []
+    class_ids: dict[str, list[list[int]]] = {}
     continuations: dict[str, list[str]] | None = None
     if method == "generate":
-        from emologits.verbalizer import tracked_token_ids
+        from emologits.verbalizer import class_token_ids, tracked_token_ids
 
         tracked_ids = [int(t) for t in tracked_token_ids(backend.tokenizer)]
+        class_ids = {c: [[int(i) for i in ids] for ids in forms]
+                     for c, forms in class_token_ids(backend.tokenizer).items()}
     else:
         from emologits.extract.likelihood import answer_continuations
 
@@ -394,6 +397,7 @@ def run_inference(cfg: Config, prompt_id: str, *, limit: int | None = None,
         "prompt": {"id": prompt.id, "kind": prompt.kind, "text": prompt.text},
         "model": backend.provenance(),
         "tracked_ids": tracked_ids,
+        "class_token_ids": class_ids,  # per class, one id list per surface form (the verbalizer's)
         "tracked_tokens": [str(t) for t in backend.tokenizer.convert_ids_to_tokens(tracked_ids)] if tracked_ids else [],
         "generation": settings.as_dict() if method == "generate" else None,
         "continuations": continuations,
@@ -434,11 +438,7 @@ def run_inference(cfg: Config, prompt_id: str, *, limit: int | None = None,
         for b in range(0, len(rows), batch_size):
             idx = rows[b: b + batch_size]
             ids, paths = [utt_ids[i] for i in idx], [audio_paths[i] for i in idx]
-            if method == "generate":
-                if settings.do_sample and settings.seed is not None:
-                    import torch
-
-                    torch.manual_seed(int(settings.seed) * 1_000_003 + idx[0])  # per batch: resumable
+            if method == "generate":  # a sampling seed is applied per generate call (resumable)
                 records += generate_batch(backend, ids, paths, prompt, tracked_ids, settings, too_long=too_long)
             else:
                 records += likelihood_batch(backend, ids, paths, prompt, continuations or {}, too_long=too_long)
@@ -511,7 +511,7 @@ def load_records(run_dir: str | Path, prompt_id: str, method: str = "generate") 
         records = pd.DataFrame(columns=info.get("columns", list(RECORD_COLUMNS)))
     summary = summarize_parts(out_dir)
     summary["n_expected"] = info["manifest"]["n_utterances"]
-    summary["complete"] = summary["n_done"] == summary["n_expected"]
+    summary["complete"] = summary["n_done"] >= summary["n_expected"]
     info["summary"] = summary
     if not summary["complete"]:
         warnings.warn(f"{out_dir}: only {summary['n_done']} of {summary['n_expected']} utterances are done; "
