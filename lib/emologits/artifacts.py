@@ -112,6 +112,14 @@ def evaluation_kwargs(cfg: Config) -> dict:
             **({"ties": ev["ties"]} if "ties" in ev else {})}
 
 
+def token_normalizations(cfg: Config) -> tuple[str, str]:
+    """(primary, alternative) eq. 2 variants: the config's ``evaluation.token_normalize`` and the other."""
+    primary = cfg.evaluation.get("token_normalize", "ratio")
+    if primary not in ("ratio", "softmax"):
+        raise EmologitsError(f"{cfg.path}: evaluation.token_normalize must be ratio or softmax, got {primary!r}")
+    return primary, ("softmax" if primary == "ratio" else "ratio")
+
+
 def subset_manifest(manifest: pd.DataFrame, limit: int | None, seed: int = 0) -> pd.DataFrame:
     """A deterministic random subset of ``limit`` utterances, kept in manifest order (None or 0: all)."""
     if not limit or limit >= len(manifest):
@@ -120,6 +128,6 @@ def subset_manifest(manifest: pd.DataFrame, limit: int | None, seed: int = 0) ->
     return manifest.iloc[chosen].reset_index(drop=True)
 
 
-__all__ = ["EMOTIONS", "NOTEBOOKS", "MissingInputError", "align_with_truth", "distribution_path", "evaluation_kwargs",
+__all__ = ["EMOTIONS", "NOTEBOOKS", "MissingInputError", "align_with_truth", "distribution_path", "evaluation_kwargs", "token_normalizations",
            "manifest_path", "read_distributions", "reports_dir", "require", "subset_manifest",
            "write_distributions", "write_parquet"]

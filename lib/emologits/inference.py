@@ -298,9 +298,10 @@ def read_run_manifest(cfg: Config) -> pd.DataFrame:
     """The run's manifest (``runs/<run>/manifest.parquet``), or a clear error saying what to run first."""
     path = cfg.run_dir / "manifest.parquet"
     if not path.exists():
-        where = f" --config {cfg.path}" if cfg.path else ""
-        raise DataError(f"{path} not found: build the manifest first with `python -m emologits prepare"
-                        f"{where}` (or notebooks/01_data_prep.ipynb)")
+        data = cfg.data
+        raise DataError(f"{path} not found: build the manifest first with `python -m emologits prepare "
+                        f"--dataset {data.get('dataset') or 'DATASET'} --root {data.get('root') or 'ROOT'} "
+                        f"--out {path}` (or run notebooks/01_data_prep.ipynb)")
     try:
         from emologits.data import read_manifest
     except ImportError:

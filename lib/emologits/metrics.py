@@ -51,6 +51,7 @@ Example::
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -426,6 +427,12 @@ def evaluate_labels(
     return out
 
 
+#: Metric keys of :func:`evaluate_predictions` (with their CI bounds), NaN when nothing is valid.
+_EMPTY_RESULT_KEYS: tuple[str, ...] = tuple(
+    f"{m}{suffix}" for m in ("kl", "bd", "r2", "js", "accuracy", "ua", "f1_weighted", "f1_macro")
+    for suffix in ("", "_ci_low", "_ci_high"))
+
+
 def evaluate_predictions(
     manifest: pd.DataFrame,
     predictions: pd.DataFrame,
@@ -450,7 +457,11 @@ def evaluate_predictions(
 
     aligned = align_with_truth(manifest, predictions)
     if len(aligned["truth"]) == 0:
-        raise DataError(f"no valid predictions to score ({aligned['n_invalid']} invalid or missing)")
+        # Nothing to score (e.g. eq. 2 invalid everywhere): an empty row that still counts the
+        # invalid predictions, so a table shows "n/a" with n_invalid instead of the run failing.
+        empty = {k: math.nan for k in _EMPTY_RESULT_KEYS}
+        return {**empty, "n": 0, "n_label": 0, "n_no_majority": 0, "n_invalid": aligned["n_invalid"],
+                "ties": ties, "kl_convention": kl, "r2_convention": r2}
     out = evaluate_distributions(aligned["truth"], aligned["pred"], kl=kl, r2=r2, n_boot=n_boot, seed=seed,
                                  alpha=alpha)
     labels = evaluate_labels(aligned["labels"], argmax_labels(aligned["pred"], ties), n_boot=n_boot, seed=seed,

@@ -99,13 +99,15 @@ def figure3(
             err = np.array([[v - float(res[f"{m}_ci_low"])], [float(res[f"{m}_ci_high"]) - v]])
             ax.bar(j, v, width=0.7, color=color, label=label, yerr=np.maximum(err, 0), capsize=2,
                    error_kw={"elinewidth": 0.8, "capthick": 0.8})
-            ax.annotate(f"{v:.2f}", (j, float(res[f"{m}_ci_high"])), textcoords="offset points",
+            ax.annotate(f"{v:.2f}" if np.isfinite(v) else "n/a", (j, float(res[f"{m}_ci_high"]) if np.isfinite(v) else 0.0), textcoords="offset points",
                         xytext=(0, 1.5), ha="center", va="bottom", fontsize=6)
         ax.set_title(_METRIC_LABELS.get(m, m))
         ax.set_xticks([])
         ax.set_xlim(-0.6, 1.6)
-        top = max(float(r[f"{m}_ci_high"]) for _, r, _ in variants)
-        ax.set_ylim(min(0.0, min(float(r[f"{m}_ci_low"]) for _, r, _ in variants)), top * 1.2 if top > 0 else 1)
+        highs = [float(r[f"{m}_ci_high"]) for _, r, _ in variants if np.isfinite(float(r[f"{m}_ci_high"]))]
+        lows = [float(r[f"{m}_ci_low"]) for _, r, _ in variants if np.isfinite(float(r[f"{m}_ci_low"]))]
+        top = max(highs, default=1.0)  # a variant with no valid prediction (NaN) draws no bar
+        ax.set_ylim(min([0.0, *lows]), top * 1.2 if top > 0 else 1)
     handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
     return save_figure(fig, out_dir, name)
