@@ -13,7 +13,6 @@ from sklearn import metrics as skm
 
 from emologits import metrics as M
 from emologits.emotions import EMOTIONS, GT_COLUMNS, PRED_COLUMNS
-from emologits.errors import DataError
 
 # columns: anger, happiness, sadness, neutral
 T_AMB = [1 / 3, 2 / 3, 0, 0]
@@ -251,10 +250,14 @@ def test_evaluate_predictions_counts_invalid_and_scores_the_rest():
     assert res["accuracy"] == pytest.approx(want)
 
 
-def test_evaluate_predictions_with_nothing_valid_is_an_error():
+def test_evaluate_predictions_with_nothing_valid_is_an_empty_counted_row():
     manifest, preds, _, _ = _tables()
-    with pytest.raises(DataError, match="no valid predictions"):
-        M.evaluate_predictions(manifest, preds.assign(valid=False), n_boot=10)
+    result = M.evaluate_predictions(manifest, preds.assign(valid=False), n_boot=10)
+    assert result["n"] == 0 and result["n_invalid"] == len(manifest)
+    assert np.isnan(result["kl"]) and np.isnan(result["accuracy_ci_high"])
+    from emologits.report import tables
+    row = tables.table1(result, result).iloc[1]
+    assert row["n"] == 0 and row["n_invalid"] == len(manifest) and np.isnan(row["kl"])
 
 
 def test_reliability_bins():

@@ -59,7 +59,6 @@ import numpy as np
 import pandas as pd
 
 from emologits.emotions import EMOTIONS, GT_COLUMNS, PRED_COLUMNS
-from emologits.errors import DataError
 
 #: Added to the second argument of AER-LLM's KL (the ground truth under the paper convention).
 KL_EPS = 1e-8
