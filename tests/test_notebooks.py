@@ -50,3 +50,73 @@ def _finite_in_range(values, low, high):
     values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
     assert values, "no values"
     assert all(low <= float(v) <= high for v in values), values
+
+
+def _table(cfg, name):
+    path = cfg.figures_dir / f"{name}.csv"
+    for ext in ("csv", "md", "tex"):
+        assert (cfg.figures_dir / f"{name}.{ext}").stat().st_size > 0, (name, ext)
+    return pd.read_csv(path).set_index("method")
+
+
+@pytest.mark.notebooks
+def test_table1_has_the_papers_rows_columns_and_values(demo_run):
+    t1 = _table(demo_run, "table1")
+    assert {"Zero-Shot [15]", "Text", "Token-level", "Label likelihood"} <= set(t1.index)
+    for m in ("kl", "bd", "r2"):
+        assert {m, f"{m}_ci_low", f"{m}_ci_high", f"{m}_paper"} <= set(t1.columns)
+    assert t1.loc["Text", ["kl_paper", "bd_paper", "r2_paper"]].tolist() == [2.05, 0.51, 0.34]
+    assert t1.loc["Token-level", ["kl_paper", "bd_paper", "r2_paper"]].tolist() == [0.99, 0.47, 0.38]
+    assert t1.loc["Zero-Shot [15]", ["bd_paper", "r2_paper"]].tolist() == [0.51, 0.51]
+    ours = t1.loc[["Text", "Token-level", "Label likelihood"]]
+    assert (ours["n"] + ours["n_invalid"] == CI_LIMIT).all()
+    assert (ours["n"] > 0).all()
+    _finite_in_range(ours["kl"], 0, 50)
+    _finite_in_range(ours["bd"], 0, 50)
+    _finite_in_range(ours["r2"], 0, 1)
+    assert (ours["kl_ci_low"] <= ours["kl"]).all() and (ours["kl"] <= ours["kl_ci_high"]).all()
+    latex = (demo_run.figures_dir / "table1.tex").read_text()
+    assert "\\toprule" in latex and "\\bottomrule" in latex
+
+
+@pytest.mark.notebooks
+def test_table2_and_figure3(demo_run):
+    t2 = _table(demo_run, "table2")
+    assert t2.loc["Ambiguous", ["kl_paper", "bd_paper", "r2_paper"]].tolist() == [0.99, 0.47, 0.38]
+    assert t2.loc["Single", ["kl_paper", "bd_paper", "r2_paper"]].tolist() == [0.75, 0.31, 0.53]
+    _finite_in_range(t2.loc[["Ambiguous", "Single"], "r2"], 0, 1)
+    f3 = _table(demo_run, "figure3")
+    assert list(f3.index) == ["All generated tokens", "Emotion-word tokens only"]
+    _finite_in_range(f3["bd"], 0, 50)
+    for ext in ("png", "pdf"):
+        assert (demo_run.figures_dir / f"figure3_token_subset.{ext}").stat().st_size > 1000
+
+
+@pytest.mark.notebooks
+def test_table3_rows_and_ranges(demo_run):
+    t3 = _table(demo_run, "table3")
+    proposed = ["Text (Single)", "Text (Ambiguous)", "Token-Level (Ambiguous)", "Token-Level (Single)"]
+    assert set(proposed) <= set(t3.index)
+    assert t3.loc["LLM Few-Shot [15]", "accuracy_paper"] == 58.75
+    assert t3.loc["Token-Level (Single)", "accuracy_paper"] == 55.90
+    _finite_in_range(t3.loc[proposed, "accuracy"], 0, 100)
+    _finite_in_range(t3.loc[proposed, "f1_weighted"], 0, 1)
+
+
+@pytest.mark.notebooks
+def test_run_readme_banner_figures_and_reports(demo_run):
+    readme = (demo_run.figures_dir / "README.md").read_text()
+    assert "PIPELINE CHECK" in readme and "NOT THE PAPER'S RESULTS" in readme
+    for name in ("figure3_token_subset.png", "reliability_token.png", "class_scatter_token.png",
+                 "ground_truth_entropy.png", "table1.csv"):
+        assert name in readme and (demo_run.figures_dir / name).exists(), name
+    invalid = pd.read_csv(demo_run.run_dir / "reports" / "invalid_text__ambiguous.csv").set_index("reason")
+    assert invalid.loc["total", "count"] == CI_LIMIT
+    assert 0 <= invalid.loc["total_invalid", "count"] <= CI_LIMIT
+
+
+def test_a_notebook_without_its_inputs_names_the_one_to_run_first(tmp_path):
+    from emologits.errors import EmologitsError
+    from emologits.pipeline import run_notebooks
+    with pytest.raises(EmologitsError, match=r"notebooks/01_data_prep\.ipynb first"):
+        run_notebooks(DEMO, output_root=tmp_path, only=["05"])
