@@ -141,3 +141,11 @@ def test_default_tiny_demo_answers_parse_on_held_out_utterances():
         texts = [r.text.strip() for i in range(0, len(audios), 8)
                  for r in backend.generate(audios[i:i + 8], prompts[pid].text, [0], settings)]
         assert np.mean([bool(pattern.match(t)) for t in texts]) >= 0.9, texts[:5]
+
+
+def test_train_function_defaults_are_the_settings_defaults():
+    import dataclasses
+    import inspect
+    params = inspect.signature(td.train_tiny_demo).parameters
+    for f in dataclasses.fields(td.TinyDemoSettings):
+        assert params[f.name].default == f.default, f.name
