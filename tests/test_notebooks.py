@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from conftest import PROJECT_ROOT
-from emologits.artifacts import NOTEBOOKS, MissingInputError
+from emologits.artifacts import NOTEBOOKS
 from emologits.config import load_config
 
 DEMO = PROJECT_ROOT / "configs" / "demo.yaml"

@@ -7,13 +7,12 @@ Layout of ``runs/<run>/`` (see README "Outputs"):
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from emologits.atomic import atomic_path
 from emologits.config import Config
 from emologits.emotions import EMOTIONS, GT_COLUMNS, PRED_COLUMNS
 from emologits.errors import EmologitsError
@@ -60,17 +59,9 @@ def require(path: Path, produced_by: str) -> Path:
 
 def write_parquet(df: pd.DataFrame, path: Path) -> Path:
     """Atomic Parquet write (temp file + rename): a killed run never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return Path(path)
 
 
 def write_distributions(cfg: Config, name: str, distributions: pd.DataFrame) -> Path:

@@ -9,14 +9,13 @@ be recomputed, plus where the utterance comes from.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
+from emologits.atomic import atomic_path
 from emologits.emotions import EMOTIONS, GT_COLUMNS
 from emologits.errors import DataError
 
@@ -112,15 +111,8 @@ def write_manifest(df: pd.DataFrame, path: str | Path) -> Path:
     """Validate and write a manifest to Parquet atomically (temp file, then rename)."""
     path = Path(path).expanduser()
     validate_manifest(df, f"manifest for {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -19,14 +19,13 @@ import csv
 import io
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from emologits.atomic import atomic_directory
 from emologits.emotions import EMOTIONS
 from emologits.errors import DataError
 
@@ -242,17 +241,11 @@ def write_synthetic_corpus(out_dir: Path, *, n_utterances: int = 240, seed: int 
         if any(out_dir.iterdir()):
             raise DataError(f"{out_dir}: folder is not empty and holds no synthetic corpus; "
                             "refusing to write into it")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
+    if out_dir.exists():
+        out_dir.rmdir()  # empty (checked above)
+    with atomic_directory(out_dir) as tmp:
         os.chmod(tmp, 0o755)
         _write_corpus(tmp, int(n_utterances), int(seed))
-        if out_dir.exists():
-            out_dir.rmdir()  # empty (checked above)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+from emologits.atomic import atomic_path
 from emologits.emotions import EMOTIONS
 from emologits.metrics import entropy, reliability_bins
 
@@ -68,14 +68,8 @@ def save_figure(fig: Figure, out_dir: str | os.PathLike, name: str) -> list[Path
     paths = []
     for ext in ("png", "pdf"):
         path = out / f"{name}.{ext}"
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=f".{ext}")
-        os.close(fd)
-        try:
+        with atomic_path(path) as tmp:
             fig.savefig(tmp, format=ext, dpi=DPI, bbox_inches="tight", pad_inches=0.02)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         paths.append(path)
     return paths
 

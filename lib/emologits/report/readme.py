@@ -21,7 +21,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from emologits.report.tables import _atomic_write_text, to_markdown
+from emologits.atomic import write_text_atomic
+from emologits.report.tables import to_markdown
 
 PIPELINE_CHECK_BANNER = (
     "> [!WARNING]\n"
@@ -160,5 +161,5 @@ def write_run_readme(
                 lines += ["Files: " + " · ".join(f"[{p.suffix[1:].upper()}]({_rel(p, out_dir)})" for p in others), ""]
     lines += ["## Provenance", ""] + _provenance_md(provenance)
     path = out_dir / "README.md"
-    _atomic_write_text(path, "\n".join(lines).rstrip() + "\n")
+    write_text_atomic(path, "\n".join(lines).rstrip() + "\n")
     return path

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from emologits.atomic import write_text_atomic
 from emologits.report.paper import PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, PAPER_TABLE3_REFERENCES
 
 Result = Mapping[str, Any] | None
@@ -236,16 +236,6 @@ def to_latex(df: pd.DataFrame, digits: int = 2, caption: str | None = None, labe
     return "\n".join(head + [r"\resizebox{\columnwidth}{!}{%"] + body + ["}", r"\end{table}"]) + "\n"
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_table(
@@ -255,7 +245,7 @@ def write_table(
     under ``out_dir`` atomically; return the three paths (csv, md, tex)."""
     out = Path(out_dir)
     paths = [out / f"{name}.csv", out / f"{name}.md", out / f"{name}.tex"]
-    _atomic_write_text(paths[0], df.to_csv(index=False))
-    _atomic_write_text(paths[1], (f"**{caption}**\n\n" if caption else "") + to_markdown(df, digits))
-    _atomic_write_text(paths[2], to_latex(df, digits, caption=caption, label=f"tab:{name}" if caption else None))
+    write_text_atomic(paths[0], df.to_csv(index=False))
+    write_text_atomic(paths[1], (f"**{caption}**\n\n" if caption else "") + to_markdown(df, digits))
+    write_text_atomic(paths[2], to_latex(df, digits, caption=caption, label=f"tab:{name}" if caption else None))
     return paths
