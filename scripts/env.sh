@@ -27,7 +27,9 @@ if [ -n "${VIRTUAL_ENV:-}${CONDA_PREFIX:-}" ] && [ "${VIRTUAL_ENV:-}" != "$_root
   _cand="$(command -v python)"
   if _satisfies "$_cand"; then
     PY="$_cand"; echo "[env] using the active environment ($PY)"
-    "$PY" -c "import emologits" 2>/dev/null || "$PY" -m pip install -q --no-deps -e .
+    # emologits must be importable from THIS checkout (not another clone's editable install)
+    "$PY" -c "import emologits, sys; sys.exit(0 if emologits.__file__.startswith('$_root/lib/') else 1)" 2>/dev/null \
+      || "$PY" -m pip install -q --no-deps -e .
   else
     echo "[env] active environment does not satisfy requirements.txt; using ./.venv instead"
   fi
