@@ -2,19 +2,20 @@
 
     python bench/likelihood_cost.py [--config configs/demo.yaml] [--n 16] [--repeats 5] [--warmup 1]
 
-On ``tiny-demo``, per prompt (``ambiguous``, ``single``):
+On ``tiny-demo``, per prompt (``ambiguous``, ``single``), each at batch 1 and at the config's batch
+size B (``model.batch_size``, 8 in the demo):
 
-* generation: ``backend.generate`` with capture (what token-level analysis needs), at batch 1 and at
-  the config's batch size, seconds per utterance;
-* likelihood: ``backend.score`` (one shared prefix pass + the four classes' continuations batched),
-  one call per utterance as the runner does, seconds per utterance.
+* generation: ``backend.generate`` with capture (what token-level analysis needs);
+* likelihood: ``backend.score_batch`` (one left-padded prefix pass for the batch + one pass for
+  every utterance x multi-token continuation), as the runner calls it; at batch 1 this is
+  ``backend.score``.
 
 Timed twice: ``model_*`` = model-seconds only (processor outputs computed beforehand; the
-``generate_with_capture`` / ``score_continuations`` calls), ``e2e_*`` = through the back-end
+``generate_with_capture`` / ``score_continuations_batch`` calls), ``e2e_*`` = through the back-end
 interface (feature extraction included). ``speedup`` = generation s/utt / likelihood s/utt
-(target >= 5); the headline ``speedup`` is model-seconds, ``ambiguous`` prompt, generation at batch 1
-(the batching ``score`` uses); batched-generation ratios are given too. Warm-up, interleaved
-repeats, medians. Last output line: one JSON object.
+(target >= 5 at the same batch size); the headline ``speedup`` is model-seconds, ``ambiguous``
+prompt, both at batch B; the other pairings are given too. Warm-up, interleaved repeats, medians.
+Last output line: one JSON object.
 """
 from __future__ import annotations
 
@@ -44,57 +45,64 @@ def main(argv: list[str] | None = None) -> int:
     tracked = tracked_token_ids(backend.tokenizer)
     batch = int(cfg.model.get("batch_size") or 8)
     audios = synthetic_audios(args.n)
-    from emologits.sfm.capture import generate_with_capture, score_continuations
+    from emologits.sfm.capture import generate_with_capture, score_continuations_batch
 
     def decode(ids: list[int]) -> str:
         return backend.tokenizer.decode(ids, skip_special_tokens=True)
 
+    def chunks(bs: int) -> list[list]:
+        return [audios[i:i + bs] for i in range(0, len(audios), bs)]
+
+    sizes = (1, batch)
     result: dict = {}
     for prompt_id in ("ambiguous", "single"):
         prompt = get_prompt(cfg.resolve(cfg.prompts["file"]), prompt_id)
         continuations = [c for forms in answer_continuations(prompt.kind).values() for c in forms]
         cont_ids = [backend.tokenizer(c, add_special_tokens=False)["input_ids"] for c in continuations]
+
         # end to end, through the back-end interface (processor feature extraction included)
         def generate(bs: int):
-            return lambda: [backend.generate(audios[i:i + bs], prompt.text, tracked, settings)
-                            for i in range(0, len(audios), bs)]
+            return lambda: [backend.generate(a, prompt.text, tracked, settings) for a in chunks(bs)]
 
-        def likelihood():
-            return [backend.score(a, prompt.text, continuations) for a in audios]
+        def likelihood(bs: int):
+            return lambda: [backend.score_batch(a, prompt.text, continuations) for a in chunks(bs)]
 
         # model only: processor outputs computed once, outside the timing
-        inputs_b1 = [backend.model_inputs([a], prompt.text) for a in audios]
-        inputs_bn = [backend.model_inputs(audios[i:i + batch], prompt.text) for i in range(0, len(audios), batch)]
+        inputs = {bs: [backend.model_inputs(a, prompt.text) for a in chunks(bs)] for bs in sizes}
 
-        def model_generate(inputs):
+        def model_generate(bs: int):
             return lambda: [generate_with_capture(backend.model, x, tracked, settings,
                                                   eos_token_ids=backend.eos_token_ids, decode=decode)
-                            for x in inputs]
+                            for x in inputs[bs]]
 
-        def model_score():
-            return [score_continuations(backend.model, x, cont_ids) for x in inputs_b1]
+        def model_likelihood(bs: int):
+            return lambda: [score_continuations_batch(backend.model, x, [cont_ids] * int(x["input_ids"].shape[0]))
+                            for x in inputs[bs]]
 
         records = [r for rs in generate(batch)() for r in rs]
         mean_steps = sum(len(r.generated_token_ids) for r in records) / len(records)
-        t = median_times({"gen_b1": generate(1), f"gen_b{batch}": generate(batch), "likelihood": likelihood,
-                          "model_gen_b1": model_generate(inputs_b1), f"model_gen_b{batch}": model_generate(inputs_bn),
-                          "model_likelihood": model_score},
-                         repeats=args.repeats, warmup=args.warmup)
+        fns = {}
+        for bs in sizes:
+            fns.update({f"gen_b{bs}": generate(bs), f"lik_b{bs}": likelihood(bs),
+                        f"model_gen_b{bs}": model_generate(bs), f"model_lik_b{bs}": model_likelihood(bs)})
+        t = median_times(fns, repeats=args.repeats, warmup=args.warmup)
         per = {k: v / len(audios) for k, v in t.items()}
-        result[prompt_id] = {
-            "model_gen_s_per_utt_b1": per["model_gen_b1"],
-            f"model_gen_s_per_utt_b{batch}": per[f"model_gen_b{batch}"],
-            "model_likelihood_s_per_utt": per["model_likelihood"],
-            "model_speedup_vs_gen_b1": per["model_gen_b1"] / per["model_likelihood"],
-            f"model_speedup_vs_gen_b{batch}": per[f"model_gen_b{batch}"] / per["model_likelihood"],
-            "e2e_gen_s_per_utt_b1": per["gen_b1"], f"e2e_gen_s_per_utt_b{batch}": per[f"gen_b{batch}"],
-            "e2e_likelihood_s_per_utt": per["likelihood"],
-            "e2e_speedup_vs_gen_b1": per["gen_b1"] / per["likelihood"],
-            f"e2e_speedup_vs_gen_b{batch}": per[f"gen_b{batch}"] / per["likelihood"],
-            "mean_generated_steps": mean_steps,
-        }
-        print(f"{prompt_id}: " + ", ".join(f"{k}={v:.4g}" for k, v in result[prompt_id].items()), flush=True)
-    emit({"speedup": round(result["ambiguous"]["model_speedup_vs_gen_b1"], 2),
+        out: dict = {}
+        for kind in ("model", "e2e"):
+            pre = "model_" if kind == "model" else ""
+            for bs in sizes:
+                out[f"{kind}_gen_s_per_utt_b{bs}"] = per[f"{pre}gen_b{bs}"]
+                out[f"{kind}_likelihood_s_per_utt_b{bs}"] = per[f"{pre}lik_b{bs}"]
+            for g in sizes:
+                for lk in sizes:
+                    out[f"{kind}_speedup_gen_b{g}_vs_lik_b{lk}"] = per[f"{pre}gen_b{g}"] / per[f"{pre}lik_b{lk}"]
+        out["mean_generated_steps"] = mean_steps
+        result[prompt_id] = out
+        print(f"{prompt_id}: " + ", ".join(f"{k}={v:.4g}" for k, v in out.items()), flush=True)
+    amb = result["ambiguous"]
+    emit({"speedup": round(amb[f"model_speedup_gen_b{batch}_vs_lik_b{batch}"], 2),
+          "speedup_vs_gen_b1": round(amb[f"model_speedup_gen_b1_vs_lik_b{batch}"], 2),
+          "batch_size": batch,
           **{f"{p}_{k}": round(v, 4) for p, r in result.items() for k, v in r.items()}})
     return 0
 

@@ -250,3 +250,38 @@ def test_manifest_without_audio_path_fails_those_utterances_clearly(tmp_path):
     records, info = load_records(cfg.run_dir, "ambiguous")
     assert records["status"].tolist() == ["ok", "failed", "ok"] and records["error"][1] == "no_audio"
     assert info["summary"]["failures_by_reason"] == {"no_audio": 1}
+
+
+class _BatchScoringFake(FakeBackend):
+    """Records the batch sizes score_batch sees; score raises for one audio length."""
+
+    def __init__(self, fail_samples: int | None = None):
+        super().__init__()
+        self.score_batch_sizes: list[int] = []
+        self.fail_samples = fail_samples
+
+    def score(self, audio, prompt, continuations):
+        if len(audio) == self.fail_samples:
+            raise RuntimeError("fake scoring failure")
+        return super().score(audio, prompt, continuations)
+
+    def score_batch(self, audios, prompt, continuations):
+        self.score_batch_sizes.append(len(audios))
+        return super().score_batch(audios, prompt, continuations)
+
+
+def test_likelihood_scores_whole_batches_and_isolates_a_failing_utterance(tmp_path):
+    cfg_path = make_project(tmp_path, n=10, batch_size=4)
+    cfg = load_config(cfg_path)
+    fail = int(round((0.2 + 0.01 * 5) * 16000))  # utterance u005's length in samples
+    backend = _BatchScoringFake(fail_samples=fail)
+    run_inference(cfg, "single", method="likelihood", backend=backend, progress=False)
+    # batches of 4, 4, 2; the batch holding u005 raised and was retried one utterance at a time
+    assert backend.score_batch_sizes == [4, 4, 1, 1, 1, 1, 2]
+    records, _ = load_records(cfg.run_dir, "single", method="likelihood")
+    assert records["status"].tolist() == ["ok"] * 5 + ["failed"] + ["ok"] * 4
+    assert records["error"][5] == "model_error" and "fake scoring failure" in records["error_message"][5]
+    prompt = get_prompt(cfg.resolve(cfg.prompts["file"]), "single")
+    audio, _ = load_audio(tmp_path / "audio" / "u006.wav")
+    [angry] = FakeBackend().score(audio, prompt.text, ["Angry"])
+    assert list(records["logprob_anger"][6]) == pytest.approx([float(angry.astype(np.float64).sum())])

@@ -325,6 +325,50 @@ def test_score_equals_log_softmax_of_a_full_forward(backend):
         np.testing.assert_allclose(got, expect, atol=1e-4)
 
 
+def test_score_batch_equals_per_utterance_score(backend):
+    """Left-padded prefixes of different lengths, one pass for every utterance x continuation:
+    each utterance's own scores (float32, atol 1e-4); Whisper transcripts by default."""
+    clips = [audio(9, 1.0), audio(10, 4.0), audio(11, 2.5)]
+    conts = ["Anger", "Neutral", "Happiness", "Sad"]
+    transcripts = ["hi", "a much longer transcript of several words", "so so"]
+    batched = backend.score_batch(clips, "Which emotion?", conts, transcripts=transcripts)
+    for clip, transcript, row in zip(clips, transcripts, batched):
+        text = build_prompt("Which emotion?", transcript)
+        assert [len(s) for s in row] == [len(backend.continuation_ids(text, c)) for c in conts]
+        alone = backend.score_batch([clip], "Which emotion?", conts, transcripts=[transcript])[0]
+        for a, b in zip(alone, row):
+            np.testing.assert_allclose(b, a, rtol=0, atol=1e-4)
+    assert any(len(s) > 1 for s in batched[0])
+    whisper = backend.score_batch(clips[:2], "Which emotion?", conts)
+    for clip, row in zip(clips[:2], whisper):
+        for a, b in zip(backend.score(clip, "Which emotion?", conts), row):
+            np.testing.assert_allclose(b, a, rtol=0, atol=1e-4)
+
+
+def test_checkpoint_generation_defaults_are_dropped_and_recorded(llama_tokenizer, checkpoint_file):
+    """Decoding defaults shipped in the LLaMA's generation config never reach generate (as for
+    qwen2-audio): dropped, listed in the provenance; special ids are the release's."""
+    net = build_model()
+    load_release_checkpoint(net, read_checkpoint(checkpoint_file), checkpoint_file)
+    net = finish_model_dtype(net, torch.float32)
+    shipped = net.llm.get_base_model().generation_config
+    shipped.repetition_penalty, shipped.do_sample, shipped.temperature = 5.0, True, 0.7
+    from transformers import WhisperFeatureExtractor
+    ltu = LtuAsBackend(net, llama_tokenizer, WhisperFeatureExtractor(), transcript="none")
+    assert ltu.provenance()["ignored_checkpoint_generation_defaults"] == {
+        "repetition_penalty": 5.0, "do_sample": True, "temperature": 0.7}
+    config = ltu.llama.generation_config
+    assert (config.pad_token_id, config.bos_token_id, config.eos_token_id) == (0, 1, 2)
+    assert config.repetition_penalty in (None, 1.0) and not config.do_sample
+    clip = audio(3, 2.0)
+    greedy = ltu.generate([clip], "Describe the emotion.", [100], GenerationSettings(max_new_tokens=8))[0]
+    penalised = ltu.generate([clip], "Describe the emotion.", [100],
+                             GenerationSettings(max_new_tokens=8, repetition_penalty=5.0))[0]
+    # the tiny model repeats one token greedily; the shipped penalty would have changed that
+    assert len(set(greedy.generated_token_ids.tolist())) == 1
+    assert greedy.generated_token_ids.tolist() != penalised.generated_token_ids.tolist()
+
+
 # --- config -------------------------------------------------------------------------------------
 
 def test_paper_config_loads_and_names_the_three_weights():

@@ -116,3 +116,47 @@ def test_score_continuations_equals_full_forward(tiny_lm):
         positions = torch.arange(prefix.shape[1] - 1, full.shape[1] - 1)
         expected = logprobs[positions, torch.tensor(cont)].numpy()
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+
+
+def test_score_continuations_batch_equals_each_prefix_alone(tiny_lm):
+    """Left-padded prefixes of different lengths, per-row continuation lists (multi-token, one
+    token, empty): the batched passes give each row's unpadded, one-prefix scores."""
+    from emologits.sfm.capture import score_continuations_batch
+    torch.manual_seed(3)
+    prefixes = [torch.randint(3, VOCAB, (n,)) for n in (9, 4, 6)]
+    conts = [[[5, 9, 12], [40], [8, 8, 8, 8, 60]], [[7, 7], [], [33]], [[90, 1], [40], [2, 3, 4]]]
+    width = max(len(p) for p in prefixes)
+    ids = torch.zeros(len(prefixes), width, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for row, p in enumerate(prefixes):
+        ids[row, width - len(p):], mask[row, width - len(p):] = p, 1
+    batched = score_continuations_batch(tiny_lm, {"input_ids": ids, "attention_mask": mask}, conts)
+    assert [[len(s) for s in row] for row in batched] == [[len(c) for c in row] for row in conts]
+    for p, row_conts, row_scores in zip(prefixes, conts, batched):
+        alone = score_continuations(tiny_lm, {"input_ids": p[None]}, row_conts)
+        for a, b in zip(alone, row_scores):
+            assert a.dtype == b.dtype == np.float32
+            np.testing.assert_allclose(b, a, rtol=0, atol=1e-5)
+
+
+def test_capture_buffers_grow_past_the_expected_steps():
+    """More steps than the preallocated slots (e.g. a user max_length): committed slots survive."""
+    from types import SimpleNamespace
+    from emologits.sfm.capture import _RawLogitCapture
+    capture = _RawLogitCapture([1, 3], capacity=2)
+    logits = [torch.randn(2, 1, 5) for _ in range(5)]
+    ids = torch.zeros(2, 4, dtype=torch.long)
+    for step in logits:
+        capture.hook(None, None, SimpleNamespace(logits=step))
+        assert capture(ids, None).tolist() == [False, False]  # never stops generation
+    assert capture.n_committed == 5 and capture.capacity >= 5
+    expected = torch.stack([s[:, -1] for s in logits])  # (J, B, V)
+    torch.testing.assert_close(capture.tracked_logits[:5], expected[:, :, [1, 3]], rtol=0, atol=0)
+    torch.testing.assert_close(capture.top_logit[:5] - capture.top_log_softmax[:5],
+                               torch.logsumexp(expected, dim=-1), rtol=0, atol=1e-6)
+
+
+def test_a_step_without_a_forward_output_is_an_error():
+    from emologits.sfm.capture import _RawLogitCapture
+    with pytest.raises(RuntimeError, match="before any forward output"):
+        _RawLogitCapture([1], capacity=2)(torch.zeros(1, 3, dtype=torch.long), None)

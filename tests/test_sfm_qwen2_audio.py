@@ -127,3 +127,32 @@ def test_missing_checkpoint_is_a_config_error(tmp_path):
     from emologits.errors import ConfigError
     with pytest.raises(ConfigError, match="cannot load"):
         load_backend({"backend": "qwen2-audio", "name_or_path": str(tmp_path / "nope"), "device": "cpu"})
+
+
+def test_score_batch_equals_per_utterance_score(backend):
+    """One left-padded prefix pass + one pass for every utterance x multi-token continuation gives
+    each utterance's own scores (float32, atol 1e-4)."""
+    audios = _audios(4, seed=6)  # 0.4-1.9 s: different amounts of left padding
+    conts = ["Anger", "Happiness", "Sadness", "Neutral", "Angry"]
+    lengths = [len(backend.tokenizer(c, add_special_tokens=False)["input_ids"]) for c in conts]
+    assert max(lengths) > 1 and min(lengths) == 1  # both passes are exercised
+    batched = backend.score_batch(audios, PROMPT, conts)
+    assert len(batched) == 4
+    for audio, row in zip(audios, batched):
+        single = backend.score(audio, PROMPT, conts)
+        assert [len(s) for s in row] == lengths
+        for a, b in zip(single, row):
+            np.testing.assert_allclose(b, a, rtol=0, atol=1e-4)
+    assert not np.allclose(batched[0][0], batched[3][0])  # the scores depend on the audio
+
+
+def test_checkpoint_generation_defaults_are_dropped_however_the_backend_is_built(tiny_checkpoint):
+    from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
+    from emologits.sfm.qwen2_audio import Qwen2AudioBackend
+    model = Qwen2AudioForConditionalGeneration.from_pretrained(tiny_checkpoint)
+    assert model.generation_config.repetition_penalty == 1.3
+    direct = Qwen2AudioBackend(model, AutoProcessor.from_pretrained(tiny_checkpoint), name_or_path="x",
+                               revision=None, device="cpu")
+    assert direct.provenance()["ignored_checkpoint_generation_defaults"] == {"repetition_penalty": 1.3}
+    assert model.generation_config.repetition_penalty in (None, 1.0)
+    assert model.generation_config.eos_token_id == direct.tokenizer.convert_tokens_to_ids("<|im_end|>")

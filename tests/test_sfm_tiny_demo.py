@@ -110,6 +110,41 @@ def test_backend_loads_cache_without_training(quick_model, monkeypatch):
     assert all((s <= 0).all() for s in scores)
 
 
+def test_batched_label_likelihood_equals_per_utterance_scores(quick_model, tmp_path):
+    """score_batch (inherited from qwen2-audio) = score per utterance, and the runner's likelihood
+    records (one score_batch call per batch) hold exactly those per-utterance scores."""
+    import soundfile as sf
+    from emologits.audio import load_audio
+    from emologits.extract.likelihood import answer_continuations
+    from emologits.inference import likelihood_batch
+    from emologits.prompts import Prompt
+    root, _ = quick_model
+    backend = load_backend({"backend": "tiny-demo", "name_or_path": ".cache/tiny-demo", "options": QUICK},
+                           project_root=root)
+    continuations = answer_continuations("distribution")
+    texts = [t for forms in continuations.values() for t in forms]
+    assert max(len(backend.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts) > 1  # 2 passes
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"u{i}.wav")
+        sf.write(str(paths[i]), np.random.default_rng(i).normal(0, 0.05, 12000 + 7000 * i).astype(np.float32), 16000)
+    audios = [load_audio(p, backend.sampling_rate)[0] for p in paths]
+    batched = backend.score_batch(audios, "Say it.", texts)
+    singles = [backend.score(a, "Say it.", texts) for a in audios]
+    for row, single in zip(batched, singles):
+        assert [len(s) for s in row] == [len(s) for s in single]
+        for a, b in zip(single, row):
+            np.testing.assert_allclose(b, a, rtol=0, atol=1e-4)
+    prompt = Prompt(id="p", kind="distribution", text="Say it.")
+    records = likelihood_batch(backend, ["u0", "u1", "u2"], [str(p) for p in paths], prompt, continuations)
+    for rec, single in zip(records, singles):
+        assert rec["status"] == "ok"
+        for cls, forms in continuations.items():
+            assert rec[f"n_tokens_{cls}"] == [len(single[texts.index(f)]) for f in forms]
+            np.testing.assert_allclose(rec[f"logprob_{cls}"], [single[texts.index(f)].sum() for f in forms],
+                                       rtol=0, atol=1e-4)
+
+
 def test_stamp_mismatch_retrains(quick_model, monkeypatch):
     root, path = quick_model
     calls = []

@@ -138,16 +138,17 @@ def likelihood_batch(backend: Any, utt_ids: Sequence[str], audio_paths: Sequence
                      continuations: dict[str, list[str]], *, too_long: str = "truncate") -> list[dict]:
     """One batch of label-likelihood records: per class ``logprob_<class>`` (one summed token
     log-prob per continuation) and ``n_tokens_<class>``, the columns of
-    ``emologits.extract.likelihood.score_columns``, from one ``backend.score`` call per utterance
-    (all classes' continuations scored together after one shared prefix)."""
+    ``emologits.extract.likelihood.score_columns``, from one ``backend.score_batch`` call for the
+    batch (one prefix pass for the batch, every utterance x continuation scored together; a batch
+    that raises is retried one utterance at a time, so only failing utterances fail)."""
     from emologits.extract.likelihood import score_columns
 
     records, loaded = _load_batch(backend, utt_ids, audio_paths, too_long)
     flat = [(cls, text) for cls, texts in continuations.items() for text in texts]
-    for i, audio in loaded:
+    texts = [text for _, text in flat]
+    results = _call_batched(lambda audios: backend.score_batch(audios, prompt.text, texts), loaded)
+    for (i, _), (scores, seconds, err) in zip(loaded, results):
         row = records[i]
-        [(scores, seconds, err)] = _call_batched(
-            lambda a: [backend.score(a[0], prompt.text, [text for _, text in flat])], [(i, audio)])
         row["seconds"] = seconds
         if scores is None:
             row.update(status="failed", error=MODEL_ERROR, error_message=err)

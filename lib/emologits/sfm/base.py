@@ -111,6 +111,13 @@ class SFMBackend(ABC):
         """Per-token log-probabilities of each continuation after audio + prompt + the chat
         template's answer prefix (one shared prefix pass, continuations batched)."""
 
+    def score_batch(self, audios: Sequence[np.ndarray], prompt: str,
+                    continuations: Sequence[str]) -> list[list[np.ndarray]]:
+        """:meth:`score` for a batch of utterances: per utterance, per continuation, the per-token
+        log-probabilities. This default calls :meth:`score` once per utterance; back-ends override
+        it with a batched pass (left-padded prefixes, then every utterance x continuation pair)."""
+        return [self.score(audio, prompt, continuations) for audio in audios]
+
     def provenance(self) -> dict[str, Any]:
         """Model id/path, revision, dtype, device… saved with each run."""
         return {"backend": self.name}

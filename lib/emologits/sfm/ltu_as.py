@@ -27,7 +27,7 @@ import torch
 
 from emologits.errors import ConfigError
 from emologits.sfm.base import GenerationRecord, GenerationSettings, SFMBackend
-from emologits.sfm.capture import generate_with_capture, reset_generation_defaults, score_continuations
+from emologits.sfm.capture import generate_with_capture, reset_generation_defaults, score_continuations_batch
 from emologits.sfm.ltu_as_modules import (BOS_ID, EOS_ID, LORA_SETTINGS, MEL_WINDOW_FRAMES, PAD_ID, FloatLayerNorm,
                                           LtuAsModel, build_prompt, clean_transcript, load_release_checkpoint,
                                           pad_or_trim_mel)
@@ -251,12 +251,19 @@ class LtuAsBackend(SFMBackend):
 
     def score(self, audio: np.ndarray, prompt: str, continuations: Sequence[str]) -> list[np.ndarray]:
         """Per-token log-probs of each continuation after audio + template (incl. 'Response:')."""
-        transcript = self.transcribe([audio])[0]
-        inputs = self.model_inputs([audio], prompt, [transcript])
+        return self.score_batch([audio], prompt, continuations)[0]
+
+    def score_batch(self, audios: Sequence[np.ndarray], prompt: str, continuations: Sequence[str],
+                    transcripts: Sequence[str] | None = None) -> list[list[np.ndarray]]:
+        """:meth:`score` for a left-padded batch (batched Whisper transcripts, one prefix pass, one
+        pass for every utterance x multi-token continuation); each utterance's continuations are
+        tokenised in its own context (:meth:`continuation_ids`). ``transcripts`` (optional) replace
+        the Whisper transcripts, as in :meth:`generate`."""
+        transcripts = self.transcribe(audios) if transcripts is None else list(transcripts)
+        inputs = self.model_inputs(audios, prompt, transcripts)
         prefix = {"inputs_embeds": inputs["inputs_embeds"], "attention_mask": inputs["attention_mask"]}
-        text = build_prompt(prompt, transcript)
-        ids = [self.continuation_ids(text, c) for c in continuations]
-        return score_continuations(self.model.llm, prefix, ids)
+        ids = [[self.continuation_ids(build_prompt(prompt, t), c) for c in continuations] for t in transcripts]
+        return score_continuations_batch(self.model.llm, prefix, ids)
 
     def provenance(self) -> dict[str, Any]:
         """Paths (+ checkpoint sha256), dtype, device, transcript source, versions."""

@@ -17,7 +17,7 @@ import torch
 
 from emologits.errors import ConfigError
 from emologits.sfm.base import GenerationRecord, GenerationSettings, SFMBackend
-from emologits.sfm.capture import generate_with_capture, reset_generation_defaults, score_continuations
+from emologits.sfm.capture import generate_with_capture, reset_generation_defaults, score_continuations_batch
 
 DEFAULT_MODEL = "Qwen/Qwen2-Audio-7B-Instruct"
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -66,8 +66,10 @@ class Qwen2AudioBackend(SFMBackend):
     sampling_rate = 16000
 
     def __init__(self, model: Any, processor: Any, *, name_or_path: str, revision: str | None,
-                 device: str, ignored_generation_defaults: dict[str, Any] | None = None) -> None:
+                 device: str) -> None:
         self.model = model.eval()
+        #: Decoding defaults the checkpoint shipped, dropped so the run's settings alone apply.
+        self.ignored_generation_defaults = reset_generation_defaults(model)
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.tokenizer.padding_side = "left"
@@ -79,7 +81,6 @@ class Qwen2AudioBackend(SFMBackend):
             raise ConfigError(f"{name_or_path}: feature extractor expects {fe.sampling_rate} Hz, "
                               f"this back-end feeds {self.sampling_rate} Hz")
         self.max_audio_seconds = float(fe.n_samples) / fe.sampling_rate
-        self.ignored_generation_defaults = ignored_generation_defaults or {}
         eos = model.generation_config.eos_token_id
         eos = [eos] if isinstance(eos, int) else list(eos or [])
         if self.tokenizer.eos_token_id is not None:
@@ -123,9 +124,7 @@ class Qwen2AudioBackend(SFMBackend):
                               f"(a local directory or a hub id; weights download from the hub): {exc}") from None
         if device_map is None:
             net = net.to(device)
-        ignored = reset_generation_defaults(net)
-        return cls(net, processor, name_or_path=path, revision=revision, device=device,
-                   ignored_generation_defaults=ignored)
+        return cls(net, processor, name_or_path=path, revision=revision, device=device)
 
     # -- inputs ----------------------------------------------------------------------------------
     def chat_text(self, prompt: str) -> str:
@@ -161,9 +160,15 @@ class Qwen2AudioBackend(SFMBackend):
 
     def score(self, audio: np.ndarray, prompt: str, continuations: Sequence[str]) -> list[np.ndarray]:
         """Per-token log-probs of each continuation after audio + prompt + answer prefix."""
-        prefix = self.model_inputs([audio], prompt)
+        return self.score_batch([audio], prompt, continuations)[0]
+
+    def score_batch(self, audios: Sequence[np.ndarray], prompt: str,
+                    continuations: Sequence[str]) -> list[list[np.ndarray]]:
+        """:meth:`score` for a left-padded batch: one prefix pass for the batch, one pass for every
+        utterance x multi-token continuation (:func:`score_continuations_batch`)."""
+        prefix = self.model_inputs(audios, prompt)
         ids = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in continuations]
-        return score_continuations(self.model, prefix, ids)
+        return score_continuations_batch(self.model, prefix, [ids] * len(audios))
 
     def provenance(self) -> dict[str, Any]:
         """Model id/path, revision, dtype, device, versions, and checkpoint generation defaults
