@@ -27,7 +27,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from collections import Counter
@@ -39,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from emologits.atomic import atomic_path, write_text_atomic
 from emologits.audio import load_audio
 from emologits.config import Config, load_config
 from emologits.errors import AudioError, ConfigError, DataError
@@ -187,14 +187,8 @@ def _write_part(records: list[dict], schema, path: Path) -> None:
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pylist([{name: r.get(name) for name in schema.names} for r in records], schema=schema)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _part_path(out_dir: Path, k: int) -> Path:
@@ -247,11 +241,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2, sort_keys=False)
-        fh.write("\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def _fingerprint(info: dict) -> dict:

@@ -27,24 +27,29 @@ import torch
 
 from emologits.errors import ConfigError
 from emologits.sfm.base import GenerationRecord, GenerationSettings, SFMBackend
-from emologits.sfm.capture import generate_with_capture, reset_generation_defaults, score_continuations_batch
-from emologits.sfm.ltu_as_modules import (BOS_ID, EOS_ID, LORA_SETTINGS, MEL_WINDOW_FRAMES, PAD_ID, FloatLayerNorm,
-                                          LtuAsModel, build_prompt, clean_transcript, load_release_checkpoint,
-                                          pad_or_trim_mel)
+from emologits.sfm.capture import (
+    generate_with_capture,
+    reset_generation_defaults,
+    score_continuations_batch,
+)
+from emologits.sfm.device import resolve_device, resolve_dtype
+from emologits.sfm.ltu_as_modules import (
+    BOS_ID,
+    EOS_ID,
+    LORA_SETTINGS,
+    MEL_WINDOW_FRAMES,
+    PAD_ID,
+    FloatLayerNorm,
+    LtuAsModel,
+    build_prompt,
+    clean_transcript,
+    load_release_checkpoint,
+    pad_or_trim_mel,
+)
 
-_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 #: model.options keys this back-end reads.
 OPTION_KEYS = ("whisper", "whisper_asr", "llama", "checkpoint", "transcript", "asr_max_new_tokens", "seed")
 TRANSCRIPT_MODES = ("whisper", "none")
-
-
-def _resolve_dtype(dtype: str | None, device: str) -> torch.dtype:
-    """``auto`` -> float16 on a GPU (as the release), float32 on CPU."""
-    if dtype in (None, "auto"):
-        return torch.float16 if device.startswith("cuda") else torch.float32
-    if dtype not in _DTYPES:
-        raise ConfigError(f"model.dtype {dtype!r}: expected one of {['auto', *_DTYPES]}")
-    return _DTYPES[dtype]
 
 
 def _local_path(options: dict[str, Any], key: str, project_root: Any, *, is_file: bool) -> Path:
@@ -126,16 +131,20 @@ class LtuAsBackend(SFMBackend):
         options {whisper, whisper_asr, llama, checkpoint, transcript (whisper|none),
         asr_max_new_tokens}; every path is a local file/directory (docs/ltu_as.md)."""
         from peft import LoraConfig, get_peft_model
-        from transformers import (AutoTokenizer, LlamaForCausalLM, WhisperFeatureExtractor,
-                                  WhisperForConditionalGeneration, WhisperTokenizer)
+        from transformers import (
+            AutoTokenizer,
+            LlamaForCausalLM,
+            WhisperFeatureExtractor,
+            WhisperForConditionalGeneration,
+            WhisperTokenizer,
+        )
 
         options = dict(model.get("options") or {})
         unknown = sorted(set(options) - set(OPTION_KEYS))
         if unknown:
             raise ConfigError(f"model.options for ltu-as: unknown keys {unknown}; known: {list(OPTION_KEYS)}")
-        device = str(model.get("device") or "auto")
-        device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
-        dtype = _resolve_dtype(model.get("dtype"), device)
+        device = resolve_device(model.get("device"))
+        dtype = resolve_dtype(model.get("dtype"), device, gpu_default=torch.float16)  # float16, as the release
         transcript = options.get("transcript", "whisper")
         whisper_dir = _local_path(options, "whisper", project_root, is_file=False)
         llama_dir = _local_path(options, "llama", project_root, is_file=False)

@@ -17,28 +17,14 @@ import torch
 
 from emologits.errors import ConfigError
 from emologits.sfm.base import GenerationRecord, GenerationSettings, SFMBackend
-from emologits.sfm.capture import generate_with_capture, reset_generation_defaults, score_continuations_batch
+from emologits.sfm.capture import (
+    generate_with_capture,
+    reset_generation_defaults,
+    score_continuations_batch,
+)
+from emologits.sfm.device import resolve_device, resolve_dtype
 
 DEFAULT_MODEL = "Qwen/Qwen2-Audio-7B-Instruct"
-_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-def resolve_device(device: str | None) -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; anything else is returned as given."""
-    if device in (None, "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
-
-
-def resolve_dtype(dtype: str | None, device: str) -> torch.dtype:
-    """``auto`` -> bfloat16 on a GPU, float32 on CPU; else one of float32/float16/bfloat16."""
-    if dtype in (None, "auto"):
-        return torch.bfloat16 if device.startswith("cuda") else torch.float32
-    if dtype not in _DTYPES:
-        raise ConfigError(f"model.dtype {dtype!r}: expected one of {['auto', *_DTYPES]}")
-    return _DTYPES[dtype]
-
-
 def resolve_name_or_path(name_or_path: str | None, project_root: Any, default: str) -> str:
     """A local directory (absolute, or relative to the project root / working dir) or a hub id."""
     name = str(name_or_path or default)

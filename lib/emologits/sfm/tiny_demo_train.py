@@ -26,6 +26,7 @@ import pandas as pd
 import soundfile as sf
 import torch
 
+from emologits.atomic import atomic_directory
 from emologits.emotions import EMOTIONS, GT_COLUMNS
 from emologits.errors import ConfigError
 
@@ -261,9 +262,10 @@ def train_tiny_demo(out_dir: str | Path, *, seed: int = 0, corpus_seed: int = 10
     folder (removed afterwards). Targets: the paper's two prompts (prompts/prompts.yaml,
     ``ambiguous`` and ``single``), answered from each utterance's ground truth: percentages
     (multiples of 5 summing to 100) and the majority label's choice word. Seeded; CPU only."""
+    from tqdm.auto import tqdm
+
     from emologits.data.synthetic import write_synthetic_corpus
     from emologits.prompts import load_prompts
-    from tqdm.auto import tqdm
 
     settings = TinyDemoSettings(seed=seed, corpus_seed=corpus_seed, n_train=n_train, steps=steps,
                                 batch_size=batch_size, lr=lr, logit_level=logit_level, vocab_size=vocab_size, threads=threads)
@@ -322,18 +324,13 @@ def train_tiny_demo(out_dir: str | Path, *, seed: int = 0, corpus_seed: int = 10
                  "final_loss": round(float(np.mean(losses[-20:])), 4), "n_examples": len(examples),
                  "pipeline_check": True,
                  "note": "tiny-demo: a pipeline check trained on synthetic data; never the paper's numbers"}
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-        try:
+        if out_dir.exists():
+            shutil.rmtree(out_dir)  # a stale cache (its stamp did not match)
+        with atomic_directory(out_dir) as tmp:
             os.chmod(tmp, 0o755)
             model.save_pretrained(tmp)
             processor.save_pretrained(tmp)
             (tmp / STAMP_FILE).write_text(json.dumps(stamp, indent=1) + "\n", encoding="utf-8")
-            if out_dir.exists():
-                shutil.rmtree(out_dir)
-            os.replace(tmp, out_dir)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
     return out_dir
 
 
