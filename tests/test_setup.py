@@ -60,3 +60,18 @@ def test_cli_help_and_unknown_command():
     assert ok.returncode == 0 and "prepare" in ok.stdout
     bad = subprocess.run([sys.executable, "-m", "emologits", "frobnicate"], capture_output=True, text=True)
     assert bad.returncode == 2
+
+
+def test_bad_prompt_and_config_files_name_the_file(tmp_path):
+    bad = tmp_path / "p.yaml"
+    bad.write_text("ambiguous: {text: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"p\.yaml: not valid YAML"):
+        load_prompts(bad)
+    bad.write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_prompts(bad)
+    bad.write_text("x: {kind: essay, text: hi}\n")
+    with pytest.raises(ConfigError, match="kind 'essay'"):
+        load_prompts(bad)
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "missing.yaml")

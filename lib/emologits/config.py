@@ -106,17 +106,23 @@ def config_from_dict(raw: dict[str, Any], *, path: Path | None = None,
                   **{s: merged[s] for s in SECTIONS})
 
 
+def read_yaml(path: str | Path, what: str) -> Any:
+    """Parse a YAML file; a missing or malformed file is a ConfigError naming it (``what``: e.g. "config")."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: {what} file not found")
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+
+
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None,
                 output_root: str | Path | None = None) -> Config:
     """Read a YAML config; ``overrides`` (same nesting) win over the file (used by notebooks/CI);
     ``output_root`` relocates ``runs/`` and ``figures/`` (default: the project root)."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    raw = read_yaml(path, "config")
     if overrides:
         raw = _merge(raw, overrides, f"{path} (overrides)")
     cfg = config_from_dict(raw, path=path)

@@ -4,8 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from emologits.config import read_yaml
 from emologits.errors import ConfigError
 
 PROMPT_KINDS = ("distribution", "single")
@@ -22,12 +21,9 @@ class Prompt:
 def load_prompts(path: str | Path) -> dict[str, Prompt]:
     """All prompts of a prompts file, validated."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: prompts file not found")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    raw = read_yaml(path, "prompts")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of prompt id -> {{kind, text}}")
     prompts: dict[str, Prompt] = {}
     for pid, entry in raw.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("text"), str) or not entry["text"].strip():
