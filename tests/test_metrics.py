@@ -166,6 +166,14 @@ def test_evaluate_labels_excludes_and_counts_no_majority():
         assert 0 <= res[f"{k}_ci_low"] <= res[f"{k}_ci_high"] <= 1
 
 
+def test_evaluate_labels_without_any_majority_label_is_nan_not_an_error():
+    res = M.evaluate_labels([None, float("nan"), None], ["anger", "sadness", "neutral"], n_boot=20)
+    assert res["n"] == 0 and res["n_no_majority"] == 3
+    keys = [f"{m}{s}" for m in ("accuracy", "ua", "f1_weighted", "f1_macro") for s in ("", "_ci_low", "_ci_high")]
+    assert set(res) == {"n", "n_no_majority", *keys}
+    assert all(math.isnan(res[k]) for k in keys)
+
+
 # ------------------------------------------------------------------ bootstrap and summaries
 def test_bootstrap_ci_deterministic_contains_estimate_and_has_normal_width():
     x = np.random.default_rng(0).normal(1.0, 2.0, size=2000)
@@ -258,6 +266,14 @@ def test_evaluate_predictions_with_nothing_valid_is_an_empty_counted_row():
     from emologits.report import tables
     row = tables.table1(result, result).iloc[1]
     assert row["n"] == 0 and row["n_invalid"] == len(manifest) and np.isnan(row["kl"])
+
+
+def test_evaluate_predictions_when_no_scored_utterance_has_a_majority_label():
+    manifest, preds, truth, pred = _tables()
+    result = M.evaluate_predictions(manifest.assign(label=None), preds, n_boot=10)
+    assert result["n"] == 32 and result["n_label"] == 0 and result["n_no_majority"] == 32
+    assert result["kl"] == pytest.approx(M.kl_divergence(truth[5:37], pred[5:37]).mean())
+    assert np.isnan(result["accuracy"]) and np.isnan(result["f1_macro_ci_high"])
 
 
 def test_reliability_bins():

@@ -10,7 +10,7 @@ the alternatives are named options. Evidence for each choice: ``docs/conventions
 Ambiguity-based (per utterance, ``(n,)`` arrays; a table reports their mean):
 
 * :func:`kl_divergence` -- ``convention="paper"``: KL(pred || truth) as AER-LLM computes it,
-  ``sum_{pred_k > 0} pred_k * ln(pred_k / (truth_k + 1e-8))``;
+  ``sum_{pred_k > 0} pred_k * ln(pred_k / (truth_k + 1e-8))`` = ``rel_entr(pred, truth + 1e-8).sum(1)``;
   ``"textbook"``: KL(truth || pred) = ``scipy.special.rel_entr(truth, pred).sum(1)`` (inf where
   pred is 0 and truth is not).
 * :func:`bhattacharyya_coefficient` ``sum_k sqrt(truth_k * pred_k)``;
@@ -57,6 +57,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+from scipy.special import entr, rel_entr
 
 from emologits.emotions import EMOTIONS, GT_COLUMNS, PRED_COLUMNS
 
@@ -132,13 +133,8 @@ def kl_divergence(truth: Any, pred: Any, convention: str = "paper") -> np.ndarra
     t, p = _pair(truth, pred)
     _choice(convention, KL_CONVENTIONS, "KL convention")
     if convention == "paper":
-        a, b = p, t + KL_EPS
-        with np.errstate(divide="ignore", invalid="ignore"):
-            terms = np.where(a > 0, a * np.log(np.where(a > 0, a, 1.0) / b), 0.0)
-        return terms.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(t > 0, t * np.log(np.where(t > 0, t, 1.0) / p), 0.0)
-    return terms.sum(axis=1)
+        return rel_entr(p, t + KL_EPS).sum(axis=1)  # rel_entr(0, y) = 0: zeros of pred skipped
+    return rel_entr(t, p).sum(axis=1)  # inf where t > 0 = p
 
 
 def bhattacharyya_coefficient(truth: Any, pred: Any) -> np.ndarray:
@@ -196,21 +192,15 @@ def js_distance(truth: Any, pred: Any) -> np.ndarray:
     t, p = _pair(truth, pred)
     t = t / t.sum(axis=1, keepdims=True)
     p = p / p.sum(axis=1, keepdims=True)
-    m = 0.5 * (t + p)
-
-    def _kl(a: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(a > 0, a * np.log(np.where(a > 0, a, 1.0) / np.where(m > 0, m, 1.0)), 0.0).sum(1)
-
-    return np.sqrt(np.maximum(0.5 * _kl(t) + 0.5 * _kl(p), 0.0))
+    m = 0.5 * (t + p)  # > 0 wherever t or p is, so both terms stay finite
+    js = 0.5 * rel_entr(t, m).sum(axis=1) + 0.5 * rel_entr(p, m).sum(axis=1)
+    return np.sqrt(np.maximum(js, 0.0))
 
 
 def entropy(dist: Any, base: float = 2.0) -> np.ndarray:
     """Shannon entropy of each distribution (bits by default; AER-LLM ``cal_entropy``), ``(n,)``."""
     d = _distributions(dist, "dist")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = -np.where(d > 0, d * np.log(np.where(d > 0, d, 1.0)), 0.0).sum(axis=1)
-    return h / np.log(base)
+    return entr(d).sum(axis=1) / np.log(base)
 
 
 # --------------------------------------------------------------------------------------------
@@ -391,6 +381,11 @@ def evaluate_distributions(
     return out
 
 
+#: Metric keys of :func:`evaluate_labels` (each with ``_ci_low`` / ``_ci_high``).
+_LABEL_METRICS: tuple[str, ...] = ("accuracy", "ua", "f1_weighted", "f1_macro")
+_CI_SUFFIXES: tuple[str, ...] = ("", "_ci_low", "_ci_high")
+
+
 def evaluate_labels(
     true_labels: Any,
     pred_labels: Any,
@@ -403,19 +398,22 @@ def evaluate_labels(
 
     Utterances whose true label is missing (None/NaN: no majority) are excluded and counted in
     ``n_no_majority``. Returns ``{"n", "n_no_majority", "accuracy", "accuracy_ci_low", ...,
-    "ua", ..., "f1_weighted", ..., "f1_macro", ...}``, all as fractions in [0, 1].
+    "ua", ..., "f1_weighted", ..., "f1_macro", ...}``, all as fractions in [0, 1]; NaN (with
+    ``n = 0``) when no utterance has a majority label.
     """
     t_all = np.asarray(true_labels, dtype=object).ravel()
     p_all = np.asarray(pred_labels, dtype=object).ravel()
     if t_all.shape != p_all.shape:
         raise ValueError(f"true_labels and pred_labels differ in length: {t_all.size} vs {p_all.size}")
     has = np.array([not (v is None or (isinstance(v, float) and np.isnan(v))) for v in t_all], dtype=bool)
+    out: dict[str, Any] = {"n": int(has.sum()), "n_no_majority": int((~has).sum())}
+    if not has.any():  # no utterance with a majority label (e.g. a small subset): NaN metrics
+        return {**out, **{f"{m}{s}": math.nan for m in _LABEL_METRICS for s in _CI_SUFFIXES}}
     t, p = _label_pair(t_all[has], p_all[has])
     tc, pc = _codes(t, p)
     idx = _resample_indices(len(tc), n_boot, seed)
     cms = [_confusion(tc[i], pc[i]) for i in idx]
     cm = _confusion(tc, pc)
-    out: dict[str, Any] = {"n": int(len(tc)), "n_no_majority": int((~has).sum())}
     for key, fn in (
         ("accuracy", _accuracy_c),
         ("ua", _ua_c),
@@ -428,8 +426,7 @@ def evaluate_labels(
 
 #: Metric keys of :func:`evaluate_predictions` (with their CI bounds), NaN when nothing is valid.
 _EMPTY_RESULT_KEYS: tuple[str, ...] = tuple(
-    f"{m}{suffix}" for m in ("kl", "bd", "r2", "js", "accuracy", "ua", "f1_weighted", "f1_macro")
-    for suffix in ("", "_ci_low", "_ci_high"))
+    f"{m}{suffix}" for m in ("kl", "bd", "r2", "js", *_LABEL_METRICS) for suffix in _CI_SUFFIXES)
 
 
 def evaluate_predictions(

@@ -39,8 +39,3 @@ PAPER_TABLE3: dict[str, dict[str, object]] = {
 PAPER_TABLE3_REFERENCES: tuple[str, ...] = (
     "Fine-Tuned LLM [28]", "LLM Few-Shot [15]", "LLM Zero-Shot [15]", "LLM Zero-Shot [29]",
 )
-
-#: Sec. 5.1: share of outputs that were invalid distributions and omitted (2.1 %).
-PAPER_INVALID_SHARE = 0.021
-#: Sec. 4.1: IEMOCAP utterances in the four classes.
-PAPER_N_UTTERANCES = 4373
