@@ -71,8 +71,22 @@ def write_distributions(cfg: Config, name: str, distributions: pd.DataFrame) -> 
     return write_parquet(distributions, distribution_path(cfg, name))
 
 
-def read_distributions(cfg: Config, name: str, produced_by: str) -> pd.DataFrame:
-    return pd.read_parquet(require(distribution_path(cfg, name), produced_by))
+def producing_notebook(name: str) -> str:
+    """The notebook that writes distribution table ``name`` (``text__…`` 03, ``token__…__emotion__…``
+    06, other ``token__…`` and ``likelihood__…`` 04)."""
+    method = name.split("__", 1)[0]
+    if method == "text":
+        return "03_text_extraction"
+    if method == "token" and "__emotion__" in name:
+        return "06_token_subset_ablation"
+    if method in ("token", "likelihood"):
+        return "04_token_extraction"
+    raise EmologitsError(f"unknown distribution table name {name!r} (expected text__, token__ or likelihood__)")
+
+
+def read_distributions(cfg: Config, name: str) -> pd.DataFrame:
+    """A distribution table; a missing one names the notebook that writes it."""
+    return pd.read_parquet(require(distribution_path(cfg, name), producing_notebook(name)))
 
 
 def align_with_truth(manifest: pd.DataFrame, distributions: pd.DataFrame) -> dict:
@@ -99,8 +113,8 @@ def align_with_truth(manifest: pd.DataFrame, distributions: pd.DataFrame) -> dic
 def evaluation_kwargs(cfg: Config) -> dict:
     """The config's ``evaluation`` section as keyword arguments of ``metrics.evaluate_predictions``."""
     ev = cfg.evaluation
-    return {"kl": ev["kl"], "r2": ev["r2"], "n_boot": int(ev["bootstrap"]), "seed": int(ev["seed"]),
-            **({"ties": ev["ties"]} if "ties" in ev else {})}
+    return {"kl": ev["kl"], "r2": ev["r2"], "ties": ev["ties"], "n_boot": int(ev["bootstrap"]),
+            "seed": int(ev["seed"])}
 
 
 def token_normalizations(cfg: Config) -> tuple[str, str]:
@@ -119,6 +133,6 @@ def subset_manifest(manifest: pd.DataFrame, limit: int | None, seed: int = 0) ->
     return manifest.iloc[chosen].reset_index(drop=True)
 
 
-__all__ = ["EMOTIONS", "NOTEBOOKS", "MissingInputError", "align_with_truth", "distribution_path", "evaluation_kwargs", "token_normalizations",
+__all__ = ["EMOTIONS", "NOTEBOOKS", "MissingInputError", "align_with_truth", "distribution_path", "evaluation_kwargs", "producing_notebook", "token_normalizations",
            "manifest_path", "read_distributions", "reports_dir", "require", "subset_manifest",
            "write_distributions", "write_parquet"]

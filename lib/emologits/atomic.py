@@ -14,12 +14,12 @@ from pathlib import Path
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterator[Path]:
-    """A temp file next to ``path``; renamed onto ``path`` when the block succeeds, removed otherwise.
-    ``suffix`` (default: ``path``'s own) keeps writers that infer the format from it happy."""
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temp file next to ``path`` (same suffix, for writers that infer the format from it);
+    renamed onto ``path`` when the block succeeds, removed otherwise."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix or ".tmp")
     os.close(fd)
     try:
         yield Path(tmp)

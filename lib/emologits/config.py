@@ -14,11 +14,12 @@ import yaml
 
 from emologits.errors import ConfigError
 
-#: Defaults for every section; a config overrides what it names.
+#: Defaults for every section; a config overrides what it names. ``data.selection: None`` means the
+#: data set's own default rule (IEMOCAP/synthetic: aer-llm; CREMA-D: drop-other).
 DEFAULTS: dict[str, Any] = {
     "run": None,
     "pipeline_check": False,
-    "data": {"dataset": None, "root": None, "selection": "aer-llm", "limit": None, "options": {}},
+    "data": {"dataset": None, "root": None, "selection": None, "limit": None, "options": {}},
     "model": {
         "backend": None, "name_or_path": None, "revision": None, "dtype": "auto",
         "device": "auto", "batch_size": 8, "options": {},
@@ -27,7 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "prompts": {"file": "prompts/prompts.yaml", "ids": ["ambiguous", "single"]},
     # token_normalize: the eq. 2 variant used for the "Token-level" rows and Figure 3 ("ratio" =
     # z / sum z as printed; "softmax"); the other one is always reported beside it.
-    "evaluation": {"kl": "paper", "r2": "paper", "bootstrap": 1000, "seed": 0, "token_normalize": "ratio"},
+    "evaluation": {"kl": "paper", "r2": "paper", "ties": "paper", "bootstrap": 1000, "seed": 0,
+                   "token_normalize": "ratio"},
 }
 SECTIONS = tuple(k for k, v in DEFAULTS.items() if isinstance(v, dict))
 

@@ -16,9 +16,12 @@ from typing import Any
 from emologits.artifacts import NOTEBOOKS
 from emologits.config import Config, load_config
 from emologits.errors import ConfigError, EmologitsError
+from emologits.prompts import load_prompts
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_KERNEL = "emologits"
+#: The prompts the notebooks' tables compare (their ``ambiguous_prompt``/``single_prompt`` defaults).
+PAPER_PROMPT_IDS = ("ambiguous", "single")
 _DATA_ROOT_MARKERS = {"iemocap": "Session1", "cremad": "tabulatedVotes.csv"}
 
 
@@ -55,9 +58,37 @@ def check_config(cfg: Config) -> list[str]:
         if value.startswith("/path/to") or (_is_local_path(value) and not cfg.resolve(value).exists()):
             problems.append(f"{where}: {key} {value!r} does not exist: set it to the downloaded weights "
                             "(see README, 'Reproducing the paper')")
-    prompts = cfg.resolve(cfg.prompts.get("file"))
-    if prompts is None or not prompts.is_file():
+    prompts_file = cfg.resolve(cfg.prompts.get("file"))
+    if prompts_file is None or not prompts_file.is_file():
         problems.append(f"{where}: prompts.file {cfg.prompts.get('file')!r} not found")
+    else:
+        try:
+            known = load_prompts(prompts_file)
+        except ConfigError as exc:
+            problems.append(str(exc))
+        else:
+            ids = list(cfg.prompts.get("ids") or [])
+            problems += [f"{where}: prompts.ids names {pid!r}, which {prompts_file} does not define "
+                         f"(known: {sorted(known)})" for pid in ids if pid not in known]
+            missing = [pid for pid in PAPER_PROMPT_IDS if pid not in ids]
+            if missing:
+                problems.append(f"{where}: prompts.ids must include {list(PAPER_PROMPT_IDS)} (Tables 1-3 "
+                                f"compare them); missing {missing}")
+    problems += _evaluation_problems(cfg, where)
+    return problems
+
+
+def _evaluation_problems(cfg: Config, where: object) -> list[str]:
+    from emologits.metrics import KL_CONVENTIONS, R2_CONVENTIONS, TIE_CONVENTIONS
+
+    ev = cfg.evaluation
+    choices = {"kl": KL_CONVENTIONS, "r2": R2_CONVENTIONS, "ties": TIE_CONVENTIONS,
+               "token_normalize": ("ratio", "softmax")}
+    problems = [f"{where}: evaluation.{key} must be one of {list(allowed)}, got {ev.get(key)!r}"
+                for key, allowed in choices.items() if ev.get(key) not in allowed]
+    for key, low in (("bootstrap", 1), ("seed", 0)):
+        if isinstance(ev.get(key), bool) or not isinstance(ev.get(key), int) or ev[key] < low:
+            problems.append(f"{where}: evaluation.{key} must be an integer >= {low}, got {ev.get(key)!r}")
     return problems
 
 
@@ -94,6 +125,7 @@ def run_notebooks(config_path: str | Path, *, output_root: str | Path | None = N
                                  f"{exc.evalue}\n  executed copy with the traceback: {dst}") from None
         print(f"[run_all] {stem}: done in {time.perf_counter() - started:.1f} s", flush=True)
         executed.append(dst)
+    print(f"[run_all] tables and figures: {cfg.figures_dir}/README.md", flush=True)
     return executed
 
 
@@ -112,9 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     except EmologitsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    cfg = load_config(args.config, output_root=args.output_root)
-    print(f"[run_all] all notebooks done in {time.perf_counter() - started:.0f} s; "
-          f"tables and figures: {cfg.figures_dir}/README.md", flush=True)
+    print(f"[run_all] all notebooks done in {time.perf_counter() - started:.0f} s", flush=True)
     return 0
 
 
