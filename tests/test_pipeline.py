@@ -56,3 +56,30 @@ def test_subset_is_deterministic_and_ordered():
     a, b = subset_manifest(df, 10, seed=0), subset_manifest(df, 10, seed=0)
     assert a.equals(b) and len(a) == 10 and list(a["utt_id"]) == sorted(a["utt_id"])
     assert subset_manifest(df, None).equals(df) and subset_manifest(df, 0).equals(df)
+
+
+def test_check_config_catches_evaluation_and_prompt_mistakes_before_inference():
+    cfg = load_config(CONFIGS / "demo.yaml", overrides={
+        "evaluation": {"kl": "kld", "ties": "random", "bootstrap": "many", "token_normalize": "l1"},
+        "prompts": {"ids": ["ambiguous", "singel"]}})
+    problems = "\n".join(check_config(cfg))
+    for expected in ("evaluation.kl must be one of", "evaluation.ties must be one of",
+                     "evaluation.bootstrap must be an integer", "evaluation.token_normalize must be one of",
+                     "'singel', which", "must include ['ambiguous', 'single']"):
+        assert expected in problems, expected
+
+
+def test_producing_notebook_from_the_table_name():
+    from emologits.artifacts import producing_notebook
+    assert producing_notebook("text__single") == "03_text_extraction"
+    assert producing_notebook("token__ambiguous__all__ratio") == "04_token_extraction"
+    assert producing_notebook("likelihood__single") == "04_token_extraction"
+    assert producing_notebook("token__ambiguous__emotion__softmax") == "06_token_subset_ablation"
+
+
+def test_cremad_config_without_selection_uses_the_cremad_default(cremad_root):
+    from emologits.data import prepare_manifest
+    cfg = load_config(CONFIGS / "cremad_qwen2_audio.yaml", overrides={"data": {"selection": None}})
+    assert cfg.data["selection"] is None
+    manifest = prepare_manifest("cremad", cremad_root, selection=cfg.data["selection"], labels_only=True)
+    assert len(manifest) == 7396  # drop-other, the CREMA-D default
