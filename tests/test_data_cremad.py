@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from emologits.cli import main as cli_main
-from emologits.data import prepare_manifest, read_manifest, selection_counts_for
+from emologits.data import prepare_manifest, prepare_with_counts, read_manifest, selection_counts_for
 from emologits.data.cremad import CREMAD_RULES, read_votes, rule_counts
 from emologits.emotions import GT_COLUMNS
 from emologits.errors import DataError
@@ -87,10 +87,23 @@ def test_audio_paths_and_non_voice_rows(tmp_path):
 def test_missing_audio(tmp_path):
     root = _votes(tmp_path, [f'"10000{i}",0,0,0,1,3,0,"1001_DFA_NEU_X{i}",4' for i in range(1, 8)],
                   audio=["1001_DFA_NEU_X1"])
-    with pytest.raises(DataError, match="6 of 7 selected clips have no audio") as info:
+    with pytest.raises(DataError, match="6 of 7 selected utterances have no audio") as info:
         prepare_manifest("cremad", root)
     assert "1001_DFA_NEU_X2.wav" in str(info.value) and "1001_DFA_NEU_X7.wav" not in str(info.value)
     assert prepare_manifest("cremad", root, labels_only=True)["audio_path"].notna().sum() == 1
+
+
+def test_rule_keeping_nothing_and_one_reading_of_the_votes(tmp_path, monkeypatch):
+    root = _votes(tmp_path, ['"100001",0,2,1,1,3,0,"1001_DFA_NEU_XX",7'])  # has D/F votes
+    with pytest.raises(DataError, match="CREMA-D rule 'exclude-other' keeps no utterance") as info:
+        prepare_manifest("cremad", root, selection="exclude-other", labels_only=True)
+    assert str(root.resolve()) in str(info.value)
+    import emologits.data.cremad as cremad
+    calls = []
+    monkeypatch.setattr(cremad, "read_votes", lambda r: calls.append(r) or read_votes(r))
+    df, counts = prepare_with_counts("cremad", root, labels_only=True)
+    assert len(calls) == 1 and df["utt_id"].tolist() == ["1001_DFA_NEU_XX"]
+    assert counts == {"drop-other": 1, "exclude-other": 0, "other-minority": 1}
 
 
 @pytest.mark.parametrize("rows, message", [

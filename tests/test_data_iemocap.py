@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from emologits.cli import main as cli_main
-from emologits.data import (MANIFEST_COLUMNS, prepare_manifest, read_manifest, selection_counts_for,
-                            write_manifest)
+from emologits.data import (MANIFEST_COLUMNS, prepare_manifest, prepare_with_counts, read_manifest,
+                            selection_counts_for, write_manifest)
 from emologits.data.iemocap import SELECTION_RULES, parse_label_file, read_utterances, selection_counts
 from emologits.emotions import GT_COLUMNS
 from emologits.errors import DataError
@@ -233,6 +233,24 @@ def test_duplicate_ids(tmp_path):
     with pytest.raises(DataError, match="duplicate utterance id Ses01F_impro01_F000") as info:
         prepare_manifest("iemocap", root, labels_only=True)
     assert "Ses01F_impro01.txt:3" in str(info.value) and "Ses01F_impro02.txt:3" in str(info.value)
+
+
+def test_rule_keeping_nothing(tmp_path):
+    root = _corpus(tmp_path, {"Ses01F_impro01": ["Ses01F_impro01_F000"]})
+    with pytest.raises(DataError, match="selection rule 'all-labels' keeps no utterance") as info:
+        prepare_manifest("iemocap", root, selection="all-labels")
+    assert str(root.resolve()) in str(info.value)
+
+
+def test_prepare_with_counts_parses_the_label_files_once(tmp_path, monkeypatch):
+    import emologits.data.iemocap as iemocap
+    root = _corpus(tmp_path, {"Ses01F_impro01": ["Ses01F_impro01_F000", "Ses01F_impro01_M000"]})
+    calls = []
+    monkeypatch.setattr(iemocap, "read_utterances", lambda r: calls.append(r) or read_utterances(r))
+    df, counts = prepare_with_counts("iemocap", root, selection="consensus")
+    assert len(calls) == 1
+    assert counts == {"aer-llm": 2, "consensus": 2, "all-labels": 0}
+    pd.testing.assert_frame_equal(df, prepare_manifest("iemocap", root, selection="consensus"))
 
 
 def test_unknown_rule_and_dataset(tmp_path):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from emologits.data import DATASETS, prepare_manifest, selection_counts_for, write_manifest
+from emologits.data import DATASETS, prepare_with_counts, write_manifest
 from emologits.data.cremad import CREMAD_RULES, DEFAULT_CREMAD_RULE
 from emologits.data.iemocap import DEFAULT_SELECTION, SELECTION_RULES
 from emologits.emotions import EMOTIONS
@@ -51,10 +51,10 @@ def main(args: argparse.Namespace) -> int:
         options = {k: v for k, v in (("n_utterances", args.n_utterances), ("seed", args.seed))
                    if v is not None}
     selection = args.cremad_rule if dataset == "cremad" else args.selection
-    df = prepare_manifest(dataset, args.root, selection=selection, labels_only=args.labels_only,
-                          options=options)
+    df, counts = prepare_with_counts(dataset, args.root, selection=selection,
+                                     labels_only=args.labels_only, options=options)
     root = args.root.expanduser().resolve()
-    counts, chosen = selection_counts_for(dataset, root), df["selection"].iloc[0]
+    chosen = df["selection"].iloc[0]
     title = "CREMA-D rule" if dataset == "cremad" else "selection rule"
     print(f"{dataset} at {root}")
     print(f"utterances kept per {title}:")

@@ -15,7 +15,7 @@ from typing import Callable
 
 import pandas as pd
 
-from emologits.data.manifest import build_manifest, check_unique_ids
+from emologits.data.manifest import finish_manifest
 from emologits.errors import DataError
 
 VOTE_COLUMNS: tuple[str, ...] = ("A", "D", "F", "H", "N", "S")
@@ -98,14 +98,16 @@ def _check_rule(rule: str) -> Callable[[dict[str, int]], bool]:
 
 
 def rule_counts(root: Path, rows: list[dict] | None = None) -> dict[str, int]:
-    """Number of clips each CREMA-D rule keeps."""
+    """Number of clips each CREMA-D rule keeps; ``rows`` (from :func:`read_votes`) saves reading
+    ``root`` again."""
     rows = read_votes(root) if rows is None else rows
     return {name: sum(keep(r["votes"]) for r in rows) for name, keep in _RULES.items()}
 
 
 def prepare_cremad(root: Path, *, rule: str | None = None, labels_only: bool = False,
                    rows: list[dict] | None = None) -> pd.DataFrame:
-    """Manifest of the voice-only clips that ``rule`` keeps; gt = A/H/S/N votes renormalised."""
+    """Manifest of the voice-only clips that ``rule`` keeps; gt = A/H/S/N votes renormalised.
+    ``rows`` (from :func:`read_votes`) saves reading the vote table again."""
     rule = rule or DEFAULT_CREMAD_RULE
     keep = _check_rule(rule)
     root = Path(root).expanduser().resolve()
@@ -124,12 +126,5 @@ def prepare_cremad(root: Path, *, rule: str | None = None, labels_only: bool = F
             "counts": [votes[c] for c in CLASS_VOTES], "annotations": json.dumps(votes),
             "selection": rule, "speaker": r["fileName"].split("_", 1)[0],
         })
-    if not out:
-        raise DataError(f"{root / VOTES_FILE}: the CREMA-D rule {rule!r} keeps no clip")
-    if missing and not labels_only:
-        shown = "\n  ".join(str(p) for p in missing[:5])
-        raise DataError(f"{root}: {len(missing)} of {len(out)} selected clips have no audio file, "
-                        f"e.g.\n  {shown}\n(use --labels-only to build the ground truth without audio)")
-    df = build_manifest(out)
-    check_unique_ids(df, str(root / VOTES_FILE))
-    return df
+    return finish_manifest(out, missing, labels_only=labels_only, source=root,
+                           rule=f"CREMA-D rule {rule!r}")

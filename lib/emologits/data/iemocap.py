@@ -24,7 +24,7 @@ from typing import Callable
 import pandas as pd
 from tqdm import tqdm
 
-from emologits.data.manifest import build_manifest, check_unique_ids
+from emologits.data.manifest import finish_manifest
 from emologits.emotions import EMOTIONS
 from emologits.errors import DataError
 
@@ -227,7 +227,8 @@ def _check_rule(selection: str) -> Callable[[Utterance], list[int] | None]:
 
 
 def selection_counts(root: Path, utterances: list[Utterance] | None = None) -> dict[str, int]:
-    """Number of utterances each selection rule keeps (labels only; audio not needed)."""
+    """Number of utterances each selection rule keeps (labels only; audio not needed);
+    ``utterances`` (from :func:`read_utterances`) saves reading ``root`` again."""
     utterances = read_utterances(root) if utterances is None else utterances
     return {name: sum(rule(u) is not None for u in utterances) for name, rule in _RULES.items()}
 
@@ -244,6 +245,7 @@ def prepare_iemocap(root: Path, *, selection: str | None = None, labels_only: bo
 
     Without ``labels_only`` every kept utterance must have its audio file (one DataError lists how
     many are missing and the first few); with it, ``audio_path`` is null where the file is absent.
+    ``utterances`` (from :func:`read_utterances`) saves parsing the label files again.
     """
     selection = selection or DEFAULT_SELECTION
     rule = _check_rule(selection)
@@ -266,13 +268,5 @@ def prepare_iemocap(root: Path, *, selection: str | None = None, labels_only: bo
             "speaker": utt.speaker, "start_s": utt.start_s, "end_s": utt.end_s,
             "consensus": utt.consensus,
         })
-    if not rows:
-        raise DataError(f"{root}: the selection rule {selection!r} keeps no utterance")
-    if missing and not labels_only:
-        shown = "\n  ".join(str(p) for p in missing[:5])
-        raise DataError(f"{root}: {len(missing)} of {len(rows)} selected utterances have no audio "
-                        f"file, e.g.\n  {shown}\n(use --labels-only to build the ground truth "
-                        "without audio)")
-    df = build_manifest(rows)
-    check_unique_ids(df, str(root))
-    return df
+    return finish_manifest(rows, missing, labels_only=labels_only, source=root,
+                           rule=f"selection rule {selection!r}")

@@ -64,6 +64,21 @@ def build_manifest(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     return _typed(df[list(ALL_COLUMNS)])
 
 
+def finish_manifest(rows: list[dict[str, Any]], missing: list[Path], *, labels_only: bool,
+                    source: str | Path, rule: str) -> pd.DataFrame:
+    """The manifest of the ``rows`` a loader's ``rule`` kept (``build_manifest``); DataError naming
+    ``source`` when the rule keeps nothing, or when ``missing`` lists absent audio files and
+    ``labels_only`` is off. Duplicate ids are rejected earlier, with file:line, by the readers."""
+    if not rows:
+        raise DataError(f"{source}: the {rule} keeps no utterance")
+    if missing and not labels_only:
+        shown = "\n  ".join(str(p) for p in missing[:5])
+        raise DataError(f"{source}: {len(missing)} of {len(rows)} selected utterances have no audio "
+                        f"file, e.g.\n  {shown}\n(use --labels-only to build the ground truth "
+                        "without audio)")
+    return build_manifest(rows)
+
+
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     for col in ("utt_id", "dataset", "audio_path", "label", ANNOTATIONS_COLUMN, "selection",

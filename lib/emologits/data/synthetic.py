@@ -249,12 +249,11 @@ def write_synthetic_corpus(out_dir: Path, *, n_utterances: int = 240, seed: int 
     return out_dir
 
 
-def prepare_synthetic(root: Path, *, selection: str | None = None, labels_only: bool = False,
-                      n_utterances: int | None = None, seed: int | None = None):
-    """Manifest of the synthetic corpus in ``root`` (dataset ``synthetic``), written there first
-    when ``root`` holds no corpus yet; read with the unchanged IEMOCAP loader."""
-    from emologits.data.iemocap import prepare_iemocap
-
+def ensure_synthetic_corpus(root: Path, *, n_utterances: int | None = None,
+                            seed: int | None = None) -> Path:
+    """The synthetic corpus in ``root`` (resolved), written there first when ``root`` holds none
+    (defaults 240 utterances, seed 0); DataError when the one there was made with other settings.
+    ``prepare_manifest("synthetic", root)`` reads it with the unchanged IEMOCAP loader."""
     root = Path(root).expanduser().resolve()
     marker = read_marker(root) if root.is_dir() else None
     if marker is None:
@@ -266,4 +265,4 @@ def prepare_synthetic(root: Path, *, selection: str | None = None, labels_only: 
         if have != asked:
             raise DataError(f"{root}: holds a synthetic corpus made with {have}, not {asked}; "
                             "use another --root or delete this one")
-    return prepare_iemocap(root, selection=selection, labels_only=labels_only, dataset="synthetic")
+    return root
