@@ -7,8 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emologits.extract.likelihood import (answer_continuations, distribution_from_scores,
-                                          likelihood_distributions, score_columns)
+from emologits.extract.likelihood import answer_continuations, likelihood_distributions, score_columns
 
 LOGPROBS = {
     "anger": [np.array([-1.0, -0.5])],  # sum -1.5, mean -0.75
@@ -33,35 +32,49 @@ def test_answer_continuations_per_prompt_kind():
         answer_continuations("ambiguous")
     with pytest.raises(ValueError, match="exactly the classes"):
         answer_continuations("single", {"anger": ["Anger"]})
+    for bad in ("Anger", [], ["Anger", ""], [" "]):  # a bare string, no form, an empty form
+        with pytest.raises(ValueError, match="non-empty list of non-empty strings"):
+            answer_continuations("single", {**custom, "anger": bad})
+
+
+PROBS = ["p_anger", "p_happiness", "p_sadness", "p_neutral"]
+
+
+def distribution(token_logprobs, length_normalize=False):
+    """One utterance through the production path: score_columns -> record -> likelihood_distributions."""
+    record = pd.DataFrame([{"utt_id": "u", "status": "ok", "error": None, **score_columns(token_logprobs)}])
+    out = likelihood_distributions(record, length_normalize=length_normalize)
+    return out.loc[0, PROBS].tolist(), out.loc[0, "reason"]
 
 
 def test_sum_then_softmax():
-    phi = distribution_from_scores(LOGPROBS)
-    assert list(phi.values()) == pytest.approx(softmax([-1.5, -2.0, -1.5, -3.0]))
+    phi, reason = distribution(LOGPROBS)
+    assert reason is None and phi == pytest.approx(softmax([-1.5, -2.0, -1.5, -3.0]))
 
 
 def test_length_normalised():
-    phi = distribution_from_scores(LOGPROBS, length_normalize=True)
-    assert list(phi.values()) == pytest.approx(softmax([-0.75, -2.0, -0.5, -3.0]))
+    phi, _ = distribution(LOGPROBS, length_normalize=True)
+    assert phi == pytest.approx(softmax([-0.75, -2.0, -0.5, -3.0]))
 
 
 def test_surface_forms_combine_by_logsumexp():
     two = {**LOGPROBS, "anger": [np.array([-1.0, -0.5]), np.array([-2.0])]}
-    phi = distribution_from_scores(two)
+    phi, _ = distribution(two)
     anger = math.log(math.exp(-1.5) + math.exp(-2.0))
-    assert list(phi.values()) == pytest.approx(softmax([anger, -2.0, -1.5, -3.0]))
+    assert phi == pytest.approx(softmax([anger, -2.0, -1.5, -3.0]))
+    # length normalisation is per continuation: (-1.5 / 2, -2.0 / 1)
+    phi, _ = distribution(two, length_normalize=True)
+    anger = math.log(math.exp(-0.75) + math.exp(-2.0))
+    assert phi == pytest.approx(softmax([anger, -2.0, -0.5, -3.0]))
 
 
-def test_zero_probability_and_nan():
-    zero = {**LOGPROBS, "neutral": [np.array([-np.inf])]}
-    phi = distribution_from_scores(zero)
-    assert phi["neutral"] == 0.0 and sum(phi.values()) == pytest.approx(1.0)
-    from emologits.extract import ExtractionError
-    with pytest.raises(ExtractionError) as info:
-        distribution_from_scores({**LOGPROBS, "sadness": [np.array([np.nan])]})
-    assert info.value.reason == "nonfinite_score"
-    with pytest.raises(ValueError, match="no tokens"):
-        distribution_from_scores({**LOGPROBS, "sadness": [np.array([])]})
+def test_zero_probability_nan_and_missing_scores():
+    phi, reason = distribution({**LOGPROBS, "neutral": [np.array([-np.inf])]})
+    assert reason is None and phi[3] == 0.0 and sum(phi) == pytest.approx(1.0)
+    assert distribution({**LOGPROBS, "sadness": [np.array([np.nan])]})[1] == "nonfinite_score"
+    every_zero = {e: [np.array([-np.inf])] for e in LOGPROBS}
+    assert distribution(every_zero)[1] == "nonfinite_score"
+    assert distribution({**LOGPROBS, "sadness": []})[1] == "malformed_record"  # a class with no continuation
 
 
 def test_score_columns_and_record_table(tmp_path):

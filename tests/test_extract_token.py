@@ -8,9 +8,7 @@ import pandas as pd
 import pytest
 
 from emologits.extract import ExtractionError, invalid_report
-from emologits.extract.token import (class_token_ids, distribution_from_logits, emotion_word_steps,
-                                     token_distributions)
-from emologits.verbalizer import class_token_ids as verbalizer_class_token_ids
+from emologits.extract.token import distribution_from_logits, emotion_word_steps, token_distributions
 
 # Vocabulary of 9; anger = "An"+"ger" (ids 1, 2), happiness = 3 pieces (3, 4, 5), sadness = 6, neutral = 7.
 CLASS_IDS = {"anger": [[1, 2]], "happiness": [[3, 4, 5]], "sadness": [[6]], "neutral": [[7]]}
@@ -25,10 +23,6 @@ TRACKED = [1, 2, 3, 4, 5, 6, 7, 8]
 
 def gathered(full, ids=TRACKED):
     return full[:, ids]
-
-
-def test_reexported_from_verbalizer():
-    assert class_token_ids is verbalizer_class_token_ids
 
 
 def test_eq1_eq2_all_steps():

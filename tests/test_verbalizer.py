@@ -28,6 +28,9 @@ class CharTokenizer:
                 i += 1
         return ids
 
+    def decode(self, ids):
+        return "".join(" " + chr(i - 1000) if i >= 1000 else chr(i) for i in ids)
+
 
 def test_default_surface_forms_cover_the_classes_and_angry():
     assert set(DEFAULT_SURFACE_FORMS) == set(EMOTIONS)
@@ -44,17 +47,15 @@ def test_char_tokenizer_start_and_after_space_variants():
     assert list(per_class) == list(EMOTIONS)
     assert tracked_token_ids(tok, {"anger": ["Ax"], "happiness": ["H"], "sadness": ["S"], "neutral": ["N"]}) == \
         sorted({ord(c) for c in "AxHSN"} | {1000 + ord(c) for c in "AHSN"})
-    only_start = class_token_ids(tok, {"anger": ["Ax"], "happiness": ["H"], "sadness": ["S"], "neutral": ["N"]},
-                                 positions=["start"])
-    assert only_start["anger"] == [[ord("A"), ord("x")]]
 
 
 def test_bad_surface_forms_are_rejected():
     tok = CharTokenizer()
     with pytest.raises(ValueError, match="exactly the classes"):
         class_token_ids(tok, {"anger": ["Anger"]})
-    with pytest.raises(ValueError, match="non-empty list"):
-        class_token_ids(tok, {"anger": "Anger", "happiness": ["H"], "sadness": ["S"], "neutral": ["N"]})
+    for bad in ("Anger", [], ["Anger", ""]):
+        with pytest.raises(ValueError, match="non-empty list of non-empty strings"):
+            class_token_ids(tok, {"anger": bad, "happiness": ["H"], "sadness": ["S"], "neutral": ["N"]})
     with pytest.raises(ValueError, match="unknown position"):
         word_token_ids(tok, "Anger", "middle")
 
@@ -70,7 +71,8 @@ def test_llama_pieces_match_the_paper(llama_tokenizer):
         "neutral": [["Ne", "ut", "ral"], ["▁Ne", "ut", "ral"]],  # paper: "ne" "ut" "ral"
     }
     ids = tracked_token_ids(llama_tokenizer)
-    assert ids == sorted(set(ids)) and len(ids) == 18
+    assert ids == [261, 328, 329, 379, 530, 914, 932, 1705, 2264, 2448, 2744, 3335, 8139, 9928, 14793, 21772,
+                   29903, 29950]
     # the first word of a real LTU-AS answer is captured: its pieces are tracked
     answer = llama_tokenizer.encode("### Response:\nNeutral: 60%, Anger: 40%", add_special_tokens=False)
     assert set(answer[answer.index(llama_tokenizer.convert_tokens_to_ids("Ne")):][:3]) <= set(ids)
@@ -85,20 +87,45 @@ def test_qwen2_pieces_start_and_after_space(qwen2_tokenizer):
         "sadness": [["Sad", "ness"], ["ĠSad", "ness"]],
         "neutral": [["Neutral"], ["ĠNeutral"]],
     }
-    per_class = class_token_ids(qwen2_tokenizer)
-    assert tracked_token_ids(qwen2_tokenizer) == sorted({i for f in per_class.values() for ids in f for i in ids})
+    assert tracked_token_ids(qwen2_tokenizer) == [39, 261, 884, 2090, 7416, 10743, 30681, 58694, 59665, 66291,
+                                                  77818, 78144, 86907]
 
 
 @pytest.mark.parametrize("fixture", ["llama_tokenizer", "qwen2_tokenizer"])
 def test_every_word_of_the_paper_response_is_found(fixture, request):
     tok = request.getfixturevalue(fixture)
-    per_class = class_token_ids(tok)
-    generated = tok.encode(PAPER_RESPONSE, add_special_tokens=False)
-    steps = emotion_word_steps(generated, per_class)
+    # as generated after LTU-AS's answer prefix: the first word follows the newline (no "▁" for LLaMA)
+    context = tok.encode("### Response:\n", add_special_tokens=False)
+    generated = tok.encode("### Response:\n" + PAPER_RESPONSE, add_special_tokens=False)
+    assert generated[: len(context)] == context
+    generated = generated[len(context):]
+    steps = emotion_word_steps(generated, class_token_ids(tok))
     words = tok.decode([generated[j] for j in steps]).replace(" ", "")
     assert words == "HappinessNeutralSadnessAnger"
-    # the tracked ids include every piece of every emotion word the model writes
-    assert {generated[j] for j in steps} <= set(tracked_token_ids(tok))
+
+
+def test_bare_space_piece_belongs_to_the_separator():
+    """A BPE that learned "Happiness" only at line starts encodes " Happiness" as "Ġ" "Happiness" (as
+    the tiny demo's tokenizer does); the bare "Ġ" is the separator's, not part of the word (eq. 1)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    corpus = ["Happiness", "Anger", "Sadness", "Neutral", "Response:", "Sadness: 35%, Anger, Neutral"] * 20
+    tok.train_from_iterator(corpus, trainer=trainer)
+    happiness = tok.token_to_id("Happiness")
+    assert tok.encode("Sadness: 35%, Happiness").tokens[-2:] == ["Ġ", "Happiness"]  # the bare-space case
+    assert word_token_ids(tok, "Happiness", "after_space") == [happiness]
+    assert word_token_ids(tok, "Happiness", "start") == [happiness]
+    per_class = class_token_ids(tok)
+    assert per_class["happiness"] == [[happiness]]  # one entry: both positions give the same id
+    # a word whose space did merge keeps it; unseen "Angry" ("Ġ" "An" "g" "r" "y") loses only the bare "Ġ"
+    assert [[tok.id_to_token(i) for i in ids] for ids in per_class["anger"]] == \
+        [["Anger"], ["ĠAnger"], ["An", "g", "r", "y"]]
+    assert tok.token_to_id("Ġ") not in tracked_token_ids(tok)
 
 
 def test_raw_tokenizers_encoding_objects_are_accepted():

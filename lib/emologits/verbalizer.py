@@ -1,4 +1,4 @@
-"""The verbalizer: each emotion class -> its surface forms -> their subword token ids (paper sec. 3.4.2).
+r"""The verbalizer: each emotion class -> its surface forms -> their subword token ids (paper sec. 3.4.2).
 
 Shared by the inference runner (which captures the logits of :func:`tracked_token_ids` at every
 generated step) and by token-level extraction (which averages them per word, eq. 1).
@@ -10,15 +10,18 @@ capitalised); pass ``surface_forms`` to change them.
 
 Word-initial pieces. A word in that format occurs in two positions, which tokenize differently:
 
-* ``"start"``: first word of the response (no preceding space);
-* ``"after_space"``: after ``", "`` (the other three words).
+* ``"start"``: the response's first word, right after the chat template's newline (Qwen2-Audio's
+  assistant turn, LTU-AS's ``"### Response:\n"``): encode(``"Response:\n"`` + word) minus the ids of
+  encode(``"Response:\n"``);
+* ``"after_space"``: a later word, after ``", "``: encode(``"Sadness: 35%, "`` + word) minus the ids of
+  encode(``"Sadness: 35%,"``), so the space is attached exactly as the tokenizer attaches it inside a
+  response (SentencePiece's stray ``"▁"`` piece of a bare ``" " + word`` never appears).
 
-For byte-level BPE (Qwen2, GPT-2 style) these differ (``"H" "appiness"`` vs ``"ĠHappiness"``); for
-SentencePiece with its dummy prefix (LLaMA) both are ``"▁H" "app" "iness"``. Each position's ids are
-found by tokenizing the word in context and keeping only the word's tokens: ``"start"`` = encode(word);
-``"after_space"`` = encode(CONTEXT + " " + word) minus the ids of encode(CONTEXT), so the space is
-attached exactly as the tokenizer attaches it inside a response (SentencePiece's stray ``"▁"`` piece of
-a bare ``" " + word`` never appears). Distinct id sequences become separate surface-form entries.
+Byte-level BPE (Qwen2): ``"H" "appiness"`` vs ``"ĠHappiness"``. SentencePiece (LLaMA): no ``"▁"``
+after the newline (``"H" "app" "iness"``), ``"▁H" "app" "iness"`` after a space. Leading pieces that
+decode to whitespace only (a bare ``"Ġ"`` when a BPE has ``"Happiness"`` but no ``"ĠHappiness"``) belong
+to the separator, not the word, and are dropped. Distinct id sequences become separate surface-form
+entries.
 """
 from __future__ import annotations
 
@@ -55,7 +58,8 @@ def _encode(tokenizer: Any, text: str) -> list[int]:
 
 
 def word_token_ids(tokenizer: Any, word: str, position: str = "start") -> list[int]:
-    """Token ids of ``word`` as it appears at ``position`` ("start" or "after_space") in a response."""
+    """Token ids of ``word`` as it appears at ``position`` ("start" or "after_space") in a response,
+    without leading pieces that decode to whitespace only (they belong to the separator)."""
     if position not in _CONTEXTS:
         raise ValueError(f"unknown position {position!r}; expected one of {POSITIONS}")
     context, joiner = _CONTEXTS[position]
@@ -64,26 +68,38 @@ def word_token_ids(tokenizer: Any, word: str, position: str = "start") -> list[i
     if full[: len(prefix)] != prefix:
         raise ValueError(f"tokenizer merges {word!r} with the text before it; cannot isolate its pieces")
     ids = full[len(prefix):]
+    while len(ids) > 1 and not tokenizer.decode([ids[0]]).strip():
+        ids = ids[1:]
     if not ids:
         raise ValueError(f"surface form {word!r} tokenizes to no ids")
     return ids
 
 
-def class_token_ids(tokenizer: Any, surface_forms: Mapping[str, Sequence[str]] | None = None, *,
-                    positions: Sequence[str] = POSITIONS) -> dict[str, list[list[int]]]:
+def check_surface_forms(surface_forms: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Validate a class -> surface forms mapping: exactly the four classes, each a non-empty list of
+    non-empty strings. Returns it as lists in EMOTIONS order; raises ``ValueError`` otherwise."""
+    if set(surface_forms) != set(EMOTIONS):
+        raise ValueError(f"surface_forms must have exactly the classes {EMOTIONS}; got {sorted(surface_forms)}")
+    out: dict[str, list[str]] = {}
+    for emotion in EMOTIONS:
+        forms = surface_forms[emotion]
+        if isinstance(forms, str) or not forms or not all(isinstance(f, str) and f.strip() for f in forms):
+            raise ValueError(f"surface_forms[{emotion!r}] must be a non-empty list of non-empty strings")
+        out[emotion] = list(forms)
+    return out
+
+
+def class_token_ids(tokenizer: Any,
+                    surface_forms: Mapping[str, Sequence[str]] | None = None) -> dict[str, list[list[int]]]:
     """Per class (EMOTIONS order), one token-id list per distinct tokenization of each surface form
-    at each position (form-major, duplicates removed). ``surface_forms`` defaults to
-    :data:`DEFAULT_SURFACE_FORMS` and must name exactly the four classes."""
-    forms = DEFAULT_SURFACE_FORMS if surface_forms is None else surface_forms
-    if set(forms) != set(EMOTIONS):
-        raise ValueError(f"surface_forms must have exactly the classes {EMOTIONS}; got {sorted(forms)}")
+    at each of :data:`POSITIONS` (form-major, duplicates removed). ``surface_forms`` defaults to
+    :data:`DEFAULT_SURFACE_FORMS` (see :func:`check_surface_forms`)."""
+    forms = check_surface_forms(DEFAULT_SURFACE_FORMS if surface_forms is None else surface_forms)
     out: dict[str, list[list[int]]] = {}
     for emotion in EMOTIONS:
-        if isinstance(forms[emotion], str) or not forms[emotion]:
-            raise ValueError(f"surface_forms[{emotion!r}] must be a non-empty list of strings")
         entries: list[list[int]] = []
         for word in forms[emotion]:
-            for position in positions:
+            for position in POSITIONS:
                 ids = word_token_ids(tokenizer, word, position)
                 if ids not in entries:
                     entries.append(ids)
@@ -91,8 +107,7 @@ def class_token_ids(tokenizer: Any, surface_forms: Mapping[str, Sequence[str]] |
     return out
 
 
-def tracked_token_ids(tokenizer: Any, surface_forms: Mapping[str, Sequence[str]] | None = None, *,
-                      positions: Sequence[str] = POSITIONS) -> list[int]:
+def tracked_token_ids(tokenizer: Any, surface_forms: Mapping[str, Sequence[str]] | None = None) -> list[int]:
     """Sorted unique union of all ids of :func:`class_token_ids`: what the runner captures per step."""
-    per_class = class_token_ids(tokenizer, surface_forms, positions=positions)
+    per_class = class_token_ids(tokenizer, surface_forms)
     return sorted({i for entries in per_class.values() for ids in entries for i in ids})

@@ -27,9 +27,9 @@ import pandas as pd
 from emologits.emotions import EMOTIONS
 from emologits.extract.common import (STATUS_OK, ExtractionError, distribution_frame,
                                       failed_inference_reason, invalid_row, valid_row)
+from emologits.verbalizer import check_surface_forms
 
-__all__ = ["ANSWER_WORDS", "answer_continuations", "distribution_from_scores", "score_columns",
-           "likelihood_distributions"]
+__all__ = ["ANSWER_WORDS", "answer_continuations", "score_columns", "likelihood_distributions"]
 
 #: Verbalised answers per prompt kind: the word a correct answer starts with, exactly as the model is
 #: asked to write it. Distribution prompts answer in the paper's format ("Anger: 65%, ..."), so the
@@ -45,25 +45,19 @@ ANSWER_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
 def answer_continuations(prompt_kind: str,
                          surface_forms: Mapping[str, Sequence[str]] | None = None) -> dict[str, list[str]]:
     """Continuations scored per class (EMOTIONS order): ``surface_forms`` when given (same for every
-    prompt kind), else :data:`ANSWER_WORDS` for ``prompt_kind``. Written as the response's first
-    word (no leading space): the back-end appends them right after the answer prefix."""
+    prompt kind; checked by ``verbalizer.check_surface_forms``), else :data:`ANSWER_WORDS` for
+    ``prompt_kind``. Written as the response's first word (no leading space): the back-end appends
+    them right after the answer prefix."""
     if surface_forms is None:
         if prompt_kind not in ANSWER_WORDS:
             raise ValueError(f"prompt_kind must be one of {sorted(ANSWER_WORDS)}; got {prompt_kind!r}")
         surface_forms = ANSWER_WORDS[prompt_kind]
-    if set(surface_forms) != set(EMOTIONS):
-        raise ValueError(f"surface_forms must have exactly the classes {EMOTIONS}; got {sorted(surface_forms)}")
-    out = {}
-    for e in EMOTIONS:
-        forms = surface_forms[e]
-        if isinstance(forms, str) or not forms or not all(isinstance(f, str) and f for f in forms):
-            raise ValueError(f"surface_forms[{e!r}] must be a non-empty list of non-empty strings")
-        out[e] = list(forms)
-    return out
+    return check_surface_forms(surface_forms)
 
 
 def _combine(scores: Mapping[str, Sequence[float]]) -> dict[str, float]:
-    """Per-class continuation scores -> log-sum-exp per class -> softmax over classes."""
+    """Per-class continuation scores (summed or length-normalised log-probs) -> log-sum-exp per
+    class -> softmax over classes. ``ValueError`` for a class without scores (``malformed_record``)."""
     class_scores = np.empty(len(EMOTIONS))
     for n, e in enumerate(EMOTIONS):
         s = np.asarray(scores[e], dtype=np.float64)
@@ -77,21 +71,6 @@ def _combine(scores: Mapping[str, Sequence[float]]) -> dict[str, float]:
         raise ExtractionError("nonfinite_score", "every continuation has probability 0")
     e = np.exp(class_scores - class_scores.max())
     return {name: float(p) for name, p in zip(EMOTIONS, e / e.sum())}
-
-
-def distribution_from_scores(token_logprobs: Mapping[str, Sequence[np.ndarray]],
-                             length_normalize: bool = False) -> dict[str, float]:
-    """Per class, per continuation, the token log-probs (``SFMBackend.score`` output) -> distribution.
-    A continuation scores sum(log p) (mean when ``length_normalize``)."""
-    scores: dict[str, list[float]] = {}
-    for e in EMOTIONS:
-        scores[e] = []
-        for lp in token_logprobs[e]:
-            lp = np.asarray(lp, dtype=np.float64).ravel()
-            if lp.size == 0:
-                raise ValueError(f"class {e!r} has a continuation with no tokens")
-            scores[e].append(float(lp.mean() if length_normalize else lp.sum()))
-    return _combine(scores)
 
 
 def score_columns(token_logprobs: Mapping[str, Sequence[np.ndarray]]) -> dict[str, list]:
@@ -134,8 +113,6 @@ def likelihood_distributions(records: pd.DataFrame, *, length_normalize: bool = 
                     if n.shape != lp.shape or np.any(n <= 0):
                         raise ValueError("n_tokens do not match logprobs")
                     lp = lp / n
-                if lp.size == 0:
-                    raise ValueError("no continuation")
                 scores[e] = lp.tolist()
             probs = _combine(scores)
         except ExtractionError as exc:

@@ -47,6 +47,8 @@ _LABEL_FIRST = re.compile(r"\b(?P<label>[a-z]+)" + _CONN_LABEL_FIRST + _NUMBER)
 _NUMBER_FIRST = re.compile(r"(?<![\w.])" + _NUMBER + _CONN_NUMBER_FIRST + r"(?P<label>[a-z]+)\b")
 _WORD = re.compile(r"[a-z]+")
 _SENTENCE_END = re.compile(r"[.!?;\n]")
+# A negation directly before a word ("not happy", "isn't sad", "neither happy nor sad", "no anger").
+_NEGATED = re.compile(r"(?:\b(?:not|never|no|neither|nor)|n['’]t)[ \t]+$")
 
 
 @dataclass(frozen=True)
@@ -148,25 +150,34 @@ def parse_distribution(text: str | None) -> ParsedDistribution:
     return ParsedDistribution(probs, None, tuple(notes))
 
 
+def _affirmed_words(text: str) -> list[str]:
+    """The words of (normalised) ``text`` that no negation directly precedes."""
+    return [m[0] for m in _WORD.finditer(text) if not _NEGATED.search(text, 0, m.start())]
+
+
+def _named_classes(text: str) -> set[str]:
+    return {SYNONYMS[w] for w in _affirmed_words(text) if w in SYNONYMS}
+
+
 def parse_single_label(text: str | None) -> ParsedLabel:
-    """Parse an answer to the single prompt (sec. 5.2) into one class. The label is the class named
-    when all class words in the text name the same class, else the one class named in the text's
-    first sentence (split at . ! ? ; and newlines), if it names exactly one. Reasons: ``empty``, ``other_emotion`` (only non-class emotions named), ``no_label``,
-    ``multiple_labels``."""
+    """Parse an answer to the single prompt (sec. 5.2) into one class. Emotion words directly after a
+    negation (not, n't, never, no, neither, nor) are skipped. The label is the class named when all
+    remaining class words name the same class, else the one class named in the text's first sentence
+    (split at . ! ? ; and newlines), if it names exactly one. Reasons: ``empty``, ``other_emotion``
+    (only non-class emotions named), ``no_label``, ``multiple_labels``."""
     if text is None or (isinstance(text, float) and math.isnan(text)) or not str(text).strip():
         return ParsedLabel(None, "empty")
     norm = _normalise(str(text))
-    words = _WORD.findall(norm)
-    named = {SYNONYMS[w] for w in words if w in SYNONYMS}
+    named = _named_classes(norm)
     if not named:
-        if any(w in OTHER_EMOTIONS - {"emotion", "other", "others"} for w in words):
+        if any(w in OTHER_EMOTIONS - {"emotion", "other", "others"} for w in _affirmed_words(norm)):
             return ParsedLabel(None, "other_emotion")
         return ParsedLabel(None, "no_label")
     if len(named) == 1:
         return ParsedLabel(named.pop(), None)
     # several classes named: the answer's first sentence decides when it names exactly one
     first = next(seg for seg in _SENTENCE_END.split(norm) if _WORD.search(seg))
-    first_named = {SYNONYMS[w] for w in _WORD.findall(first) if w in SYNONYMS}
+    first_named = _named_classes(first)
     if len(first_named) == 1:
         return ParsedLabel(first_named.pop(), None)
     return ParsedLabel(None, "multiple_labels")

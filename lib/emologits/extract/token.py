@@ -21,10 +21,8 @@ import pandas as pd
 from emologits.emotions import EMOTIONS
 from emologits.extract.common import (STATUS_OK, ExtractionError, distribution_frame,
                                       failed_inference_reason, invalid_row, valid_row)
-from emologits.verbalizer import class_token_ids, tracked_token_ids
 
-__all__ = ["class_token_ids", "tracked_token_ids", "distribution_from_logits", "emotion_word_steps",
-           "token_distributions", "NORMALIZATIONS", "STEP_SETS"]
+__all__ = ["distribution_from_logits", "emotion_word_steps", "token_distributions", "NORMALIZATIONS", "STEP_SETS"]
 
 #: Eq. 2 as printed, and the softmax alternative.
 NORMALIZATIONS: tuple[str, ...] = ("ratio", "softmax")
