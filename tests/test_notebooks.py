@@ -119,3 +119,37 @@ def test_a_notebook_without_its_inputs_names_the_one_to_run_first(tmp_path):
     from emologits.pipeline import run_notebooks
     with pytest.raises(EmologitsError, match=r"notebooks/01_data_prep\.ipynb first"):
         run_notebooks(DEMO, output_root=tmp_path, only=["05"])
+
+
+@pytest.mark.notebooks
+def test_table1_token_row_uses_the_configured_normalisation(demo_run, tmp_path):
+    """With token_normalize: ratio (the paper's default), Table 1's "Token-level" row must be the
+    ratio distributions and the extra row the softmax ones (the demo config uses softmax)."""
+    import shutil
+
+    import numpy as np
+    import yaml
+
+    from emologits import artifacts, metrics
+    from emologits.data import read_manifest
+    from emologits.pipeline import run_notebooks
+
+    raw = yaml.safe_load(DEMO.read_text())
+    raw["evaluation"]["token_normalize"] = "ratio"
+    raw["prompts"]["file"] = str(PROJECT_ROOT / "prompts" / "prompts.yaml")
+    (tmp_path / "configs").mkdir()
+    cfg_path = tmp_path / "configs" / "ratio.yaml"
+    cfg_path.write_text(yaml.safe_dump(raw))
+    shutil.copytree(demo_run.run_dir, tmp_path / "out" / "runs" / demo_run.run)
+    run_notebooks(cfg_path, output_root=tmp_path / "out", only=["04"])
+
+    cfg = load_config(cfg_path, output_root=tmp_path / "out")
+    manifest = read_manifest(artifacts.manifest_path(cfg))
+    t1 = _table(cfg, "table1")
+    for method, variant in (("Token-level", "ratio"), ("Token-level (softmax)", "softmax")):
+        expected = metrics.evaluate_predictions(
+            manifest, artifacts.read_distributions(cfg, f"token__ambiguous__all__{variant}"),
+            **artifacts.evaluation_kwargs(cfg))
+        assert t1.loc[method, "n"] == expected["n"] and t1.loc[method, "n_invalid"] == expected["n_invalid"]
+        assert np.allclose(t1.loc[method, ["kl", "bd", "r2"]].astype(float),
+                           [expected["kl"], expected["bd"], expected["r2"]], equal_nan=True)

@@ -205,3 +205,11 @@ def test_run_readme_shows_tables_figures_and_provenance(tmp_path):
     prov = text.split("## Provenance")[1]
     for key in ("git_commit", "torch", "transformers", "tiny-demo", "synthetic", "backend: tiny-demo"):
         assert key in prov
+
+
+def test_figures_with_no_valid_predictions_say_so_instead_of_failing(tmp_path):
+    from emologits.report import figures
+    empty = np.zeros((0, 4))
+    for draw in (figures.reliability_diagram, figures.class_scatter):
+        png, pdf = draw(empty, empty, tmp_path, name=draw.__name__)
+        assert png.stat().st_size > 1000 and pdf.stat().st_size > 500

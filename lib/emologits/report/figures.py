@@ -107,6 +107,13 @@ def figure3(
     return save_figure(fig, out_dir, name)
 
 
+def _no_data_figure(out_dir: str | os.PathLike, name: str, message: str) -> list[Path]:
+    """A figure that says why it is empty (e.g. eq. 2 invalid for every utterance), not a crash."""
+    fig = _new_figure(1.2)
+    fig.text(0.5, 0.5, message, ha="center", va="center")
+    return save_figure(fig, out_dir, name)
+
+
 @_styled
 def reliability_diagram(
     truth: Any,
@@ -119,6 +126,8 @@ def reliability_diagram(
     """Reliability diagram: x = predicted probability (bin mean), y = mean ground-truth
     probability of the same class in that bin; pooled (black, marker size ~ count) and per class
     (thin coloured lines); the diagonal is perfect calibration."""
+    if len(pred) == 0:
+        return _no_data_figure(out_dir, name, "no valid predictions to plot")
     bins = reliability_bins(truth, pred, n_bins)
     fig = _new_figure(2.9)
     ax = fig.subplots()
@@ -153,6 +162,8 @@ def class_scatter(
     """Predicted vs true probability of each class (2 x 2 panels). The true probabilities of
     IEMOCAP take few values (0, 1/3, 2/3, 1), so points get a small horizontal jitter
     (deterministic by ``seed``); a marker shows the mean prediction per distinct true value."""
+    if len(pred) == 0:
+        return _no_data_figure(out_dir, name, "no valid predictions to plot")
     t = np.asarray(truth, dtype=np.float64)
     p = np.asarray(pred, dtype=np.float64)
     rng = np.random.default_rng(seed)
