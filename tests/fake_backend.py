@@ -6,7 +6,8 @@ so batch composition, resumption and process count cannot change results.
 
 ``model.options``: ``sleep_per_batch`` (seconds, to make a run slow enough to kill),
 ``nan_if_samples`` (audio length in samples whose logits come out NaN),
-``max_audio_seconds`` (window; default 30), ``fail_if_samples`` (length whose generate raises).
+``max_audio_seconds`` (window; default 30), ``fail_if_samples`` (length whose generate raises),
+``drop_last_result`` (generate returns one record fewer than it got audios: a broken user back-end).
 """
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ class FakeBackend(SFMBackend):
             out.append(GenerationRecord(text=self.tokenizer.decode(ids, skip_special_tokens=True),
                                         generated_token_ids=np.asarray(ids, dtype=np.int64),
                                         tracked_logits=tracked, logsumexp=lse))
-        return out
+        return out[:-1] if self.options.get("drop_last_result") else out
 
     def score(self, audio: np.ndarray, prompt: str, continuations: Sequence[str]) -> list[np.ndarray]:
         out = []

@@ -46,7 +46,10 @@ def test_other_rates_are_resampled(tmp_path, orig_sr):
 
 def test_resample_identity_and_length():
     x = _tone(0.1, 48000)
-    assert resample(x, 48000, 48000) is not None and len(resample(x, 48000, 16000)) == 1600
+    same = resample(x, 48000, 48000)
+    assert same.dtype == np.float32 and np.array_equal(same, x)  # same rate: the samples unchanged
+    assert resample(x.astype(np.float64), 48000, 48000).dtype == np.float32
+    assert len(resample(x, 48000, 16000)) == 1600
 
 
 def test_too_long_is_truncated_and_recorded(tmp_path):

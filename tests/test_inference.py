@@ -285,3 +285,56 @@ def test_likelihood_scores_whole_batches_and_isolates_a_failing_utterance(tmp_pa
     audio, _ = load_audio(tmp_path / "audio" / "u006.wav")
     [angry] = FakeBackend().score(audio, prompt.text, ["Angry"])
     assert list(records["logprob_anger"][6]) == pytest.approx([float(angry.astype(np.float64).sum())])
+
+
+def test_resume_with_another_too_long_policy_refuses_to_mix(tmp_path):
+    cfg_path = make_project(tmp_path, n=4)
+    _run(cfg_path)  # too_long="truncate"
+    with pytest.raises(ConfigError, match="differs in: too_long"):
+        _run(cfg_path, too_long="fail")
+
+
+@pytest.mark.parametrize("kw,match", [({"limit": 0}, "--limit must be >= 1, got 0"),
+                                      ({"limit": -1}, "--limit must be >= 1, got -1"),
+                                      ({"too_long": "crop"}, "--too-long 'crop': expected one of")])
+def test_run_inference_rejects_bad_limit_and_too_long_policy(tmp_path, kw, match):
+    cfg_path = make_project(tmp_path, n=3)
+    with pytest.raises(ConfigError, match=match):
+        _run(cfg_path, backend=FakeBackend(), **kw)
+    assert not (tmp_path / "runs" / "t" / "inference").exists()  # nothing written
+
+
+def test_cli_rejects_a_bad_limit_before_loading_the_model(tmp_path, capsys):
+    cfg_path = make_project(tmp_path, n=3, backend="fake_backend:NoSuchBackend")
+    assert cli_main(["infer", "--config", str(cfg_path), "--limit", "-1"]) == 2
+    assert "--limit must be >= 1, got -1" in capsys.readouterr().err
+
+
+def test_backend_returning_too_few_results_fails_each_utterance_with_a_reason(tmp_path):
+    cfg_path = make_project(tmp_path, n=5, batch_size=4, options={"drop_last_result": True})
+    cfg, _ = _run(cfg_path)
+    records, info = load_records(cfg.run_dir, "ambiguous")
+    assert records["utt_id"].tolist() == [f"u{i:03d}" for i in range(5)]  # none silently dropped
+    assert records["status"].tolist() == ["failed"] * 5 and set(records["error"]) == {"model_error"}
+    assert all("returned 0 result(s) for 1 utterance(s)" in m for m in records["error_message"])
+    assert info["summary"]["failures_by_reason"] == {"model_error": 5}
+
+
+def test_too_few_results_from_a_batch_are_retried_one_at_a_time(tmp_path):
+    class ShortBatches(FakeBackend):  # a batch of n gives n - 1 records; a batch of 1 is fine
+        def generate(self, audios, prompt, tracked_ids, settings):
+            out = super().generate(audios, prompt, tracked_ids, settings)
+            return out[:-1] if len(audios) > 1 else out
+
+    cfg = load_config(make_project(tmp_path, n=3, batch_size=3))
+    backend = ShortBatches()
+    run_inference(cfg, "ambiguous", backend=backend, progress=False)
+    assert backend.batch_sizes == [3, 1, 1, 1]
+    records, _ = load_records(cfg.run_dir, "ambiguous")
+    assert (records["status"] == "ok").all()
+    expected = FakeBackend()
+    prompt = get_prompt(cfg.resolve(cfg.prompts["file"]), "ambiguous")
+    audio, _ = load_audio(tmp_path / "audio" / "u002.wav")
+    [rec] = expected.generate([audio], prompt.text, tracked_token_ids(expected.tokenizer),
+                              GenerationSettings.from_config(cfg.generation))
+    assert records["text"][2] == rec.text  # each utterance keeps its own record

@@ -93,12 +93,17 @@ def original_checkpoint(seed: int = 1) -> dict[str, torch.Tensor]:
     return {k: torch.randn(params[mapping[k]].shape, generator=gen) * 0.2 for k in ORIGINAL_KEYS}
 
 
-def build_model(seed: int = 0) -> LtuAsModel:
+def build_model_and_whisper(seed: int = 0):
+    """The tiny LtuAsModel and the Whisper encoder-decoder whose encoder it uses (the ASR model)."""
     from peft import LoraConfig, get_peft_model
     torch.manual_seed(seed)
     whisper = tiny_whisper()
     llm = get_peft_model(tiny_llama(), LoraConfig(**LORA_SETTINGS))
-    return LtuAsModel(whisper.model.encoder, llm, asr=whisper)
+    return LtuAsModel(whisper.model.encoder, llm), whisper
+
+
+def build_model(seed: int = 0) -> LtuAsModel:
+    return build_model_and_whisper(seed)[0]
 
 
 @pytest.fixture(scope="module")
@@ -110,11 +115,10 @@ def checkpoint_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def backend(llama_tokenizer, checkpoint_file):
-    net = build_model()
+    net, asr = build_model_and_whisper()
     load_release_checkpoint(net, read_checkpoint(checkpoint_file), checkpoint_file)
     net = finish_model_dtype(net, torch.float32)
     from transformers import WhisperFeatureExtractor
-    asr = net.__dict__["asr"]
     return LtuAsBackend(net, llama_tokenizer, WhisperFeatureExtractor(), asr_model=asr,
                         asr_decode=lambda ids: "".join(chr(97 + i % 26) for i in ids if i > 2),
                         asr_max_new_tokens=6)
@@ -284,12 +288,23 @@ def test_generate_batch_matches_single_and_capture_matches_forward(backend, llam
     assert batch[0].generated_token_ids[0] == int(logits.argmax())
 
 
-def test_transcripts_come_from_the_whisper_decoder_and_are_cached(backend):
-    clip = audio(6, 2.0)
-    text = backend.transcribe([clip])[0]
-    assert isinstance(text, str)
-    assert backend.transcribe([clip])[0] == text and len(backend._transcripts) >= 1
-    assert "### Input:\n" + text in build_prompt("Q", text)
+def test_transcripts_come_from_the_whisper_decoder_and_are_cached(backend, monkeypatch):
+    clips = [audio(21, 2.0), audio(22, 1.0), audio(23, 1.5)]  # used by no other test
+    real_generate = backend.asr_model.generate
+    batch_sizes = []
+    monkeypatch.setattr(backend.asr_model, "generate",
+                        lambda features, **kw: batch_sizes.append(len(features)) or real_generate(features, **kw))
+    first = backend.transcribe(clips[:2])
+    assert batch_sizes == [2]
+    # the text is the decoder's greedy output for that clip, decoded and cleaned
+    features = backend.asr_feature_extractor([clips[0]], sampling_rate=16000, return_tensors="pt")["input_features"]
+    ids = real_generate(features, max_new_tokens=6, do_sample=False)[0].tolist()
+    assert first[0] == clean_transcript(backend.asr_decode(ids)) and first[0] != ""
+    again = backend.transcribe([clips[1], clips[2], clips[0]])
+    assert batch_sizes == [2, 1]  # only the new clip reached Whisper
+    assert again[0] == first[1] and again[2] == first[0]
+    assert backend.transcribe(clips) == [first[0], first[1], again[1]] and batch_sizes == [2, 1]
+    assert "### Input:\n" + first[0] in build_prompt("Q", first[0])
 
 
 def test_continuation_ids_are_the_in_context_tokens(backend, llama_tokenizer):
@@ -388,6 +403,35 @@ def test_from_config_fails_clearly_on_placeholder_paths(tmp_path):
                                                                    "llama": str(tmp_path), "checkpoint": "x"}})
     with pytest.raises(ConfigError, match="unknown keys"):
         LtuAsBackend.from_config({"backend": "ltu-as", "options": {"wisper": "x"}})
+
+
+def test_a_seed_in_model_options_points_to_generation_seed():
+    with pytest.raises(ConfigError, match=r"unknown keys \['seed'\].*use generation\.seed"):
+        LtuAsBackend.from_config({"backend": "ltu-as", "options": {"seed": 0}})
+
+
+def test_whisper_folder_without_tokenizer_files_is_a_config_error(tmp_path):
+    """transformers builds a 1-token tokenizer from a folder without tokenizer files (every
+    transcript would decode empty): refused, naming the option and the folder."""
+    import json
+    from tokenizers import pre_tokenizers
+    from transformers import WhisperFeatureExtractor
+    whisper_dir, llama_dir, checkpoint = tmp_path / "whisper", tmp_path / "llama", tmp_path / "ckpt.bin"
+    tiny_whisper().save_pretrained(whisper_dir)
+    WhisperFeatureExtractor().save_pretrained(whisper_dir)
+    llama_dir.mkdir()
+    checkpoint.write_bytes(b"")
+    config = {"backend": "ltu-as", "dtype": "float32", "device": "cpu",
+              "options": {"whisper": str(whisper_dir), "llama": str(llama_dir), "checkpoint": str(checkpoint)}}
+    with pytest.raises(ConfigError, match="model.options.whisper_asr: .* has no usable Whisper tokenizer") as err:
+        LtuAsBackend.from_config(config)
+    assert str(whisper_dir) in str(err.value)
+    # with a (byte-level, 257-token) tokenizer the check passes and loading goes on to the LLaMA folder
+    vocab = {c: i for i, c in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))}
+    (whisper_dir / "vocab.json").write_text(json.dumps({**vocab, "<|endoftext|>": len(vocab)}))
+    (whisper_dir / "merges.txt").write_text("#version: 0.2\n")
+    with pytest.raises(ConfigError, match="model.options.llama: cannot load LLaMA"):
+        LtuAsBackend.from_config(config)
 
 
 def test_from_config_loads_local_dirs_and_checkpoint_end_to_end(tmp_path, checkpoint_file, backend):

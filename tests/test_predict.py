@@ -67,3 +67,23 @@ def test_predict_unknown_prompt_is_a_user_error(tmp_path, capsys):
     assert cli_main(["predict", str(tmp_path / "audio" / "u000.wav"), "--config", str(cfg_path),
                      "--prompt", "nope"]) == 2
     assert "no prompt 'nope'" in capsys.readouterr().err
+
+
+def test_predict_computes_each_distribution_level_once_per_batch(tmp_path, monkeypatch):
+    import emologits.extract.text as text_mod
+    import emologits.extract.token as token_mod
+
+    calls = []
+    real_text, real_token = text_mod.text_distributions, token_mod.token_distributions
+    monkeypatch.setattr(text_mod, "text_distributions",
+                        lambda table, kind: calls.append(("text", len(table))) or real_text(table, kind))
+    monkeypatch.setattr(token_mod, "token_distributions",
+                        lambda table, *a, **kw: calls.append((kw["normalize"], len(table))) or real_token(table, *a, **kw))
+    cfg = load_config(make_project(tmp_path, n=5, batch_size=4))
+    files = [tmp_path / "audio" / f"u00{i}.wav" for i in range(5)]
+    results = predict_files(cfg, files, "ambiguous", backend=FakeBackend())
+    assert calls == [("text", 4), ("ratio", 4), ("softmax", 4), ("text", 1), ("ratio", 1), ("softmax", 1)]
+    assert [r["file"] for r in results] == [str(f) for f in files]
+    # each file's distributions are its own: the per-file result equals a one-file call
+    alone = predict_files(cfg, [files[3]], "ambiguous", backend=FakeBackend())[0]
+    assert results[3] == alone

@@ -84,6 +84,9 @@ def test_generate_records_and_capture(backend):
                                      output_logits=True)
     for row, rec in enumerate(records):
         gen = ref.sequences[row, inputs["input_ids"].shape[1]:].tolist()
+        # the record runs up to and including the first eos, or all max_new_tokens steps without one
+        eos_at = [j for j, t in enumerate(gen) if t in backend.eos_token_ids]
+        assert len(rec.generated_token_ids) == (eos_at[0] + 1 if eos_at else 6)
         assert rec.generated_token_ids.tolist() == gen[:len(rec.generated_token_ids)]
         raw = torch.stack(ref.logits, 1)[row, :len(gen)]
         np.testing.assert_array_equal(rec.tracked_logits, raw[:len(rec.generated_token_ids)][:, tracked].numpy())
@@ -127,6 +130,13 @@ def test_missing_checkpoint_is_a_config_error(tmp_path):
     from emologits.errors import ConfigError
     with pytest.raises(ConfigError, match="cannot load"):
         load_backend({"backend": "qwen2-audio", "name_or_path": str(tmp_path / "nope"), "device": "cpu"})
+
+
+def test_a_seed_in_model_options_points_to_generation_seed(tmp_path):
+    from emologits.errors import ConfigError
+    with pytest.raises(ConfigError, match=r"unknown keys \['seed'\].*use generation\.seed"):
+        load_backend({"backend": "qwen2-audio", "name_or_path": str(tmp_path), "device": "cpu",
+                      "options": {"seed": 0}})
 
 
 def test_score_batch_equals_per_utterance_score(backend):

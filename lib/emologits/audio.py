@@ -22,6 +22,9 @@ from emologits.errors import AudioError
 #: Reason codes of :class:`AudioError` raised here.
 AUDIO_FAILURE_REASONS: tuple[str, ...] = ("unreadable", "empty", "silent", "too_long")
 
+#: What :func:`load_audio` does with audio longer than the model's window.
+TOO_LONG_POLICIES: tuple[str, ...] = ("truncate", "fail")
+
 #: Peak absolute amplitude (full scale = 1.0) at or below which a file counts as silent (-100 dBFS).
 SILENCE_PEAK: float = 1e-5
 
@@ -49,8 +52,8 @@ def load_audio(path: str | Path, target_sr: int = 16000, max_seconds: float | No
     :data:`AUDIO_FAILURE_REASONS`) when the file is unreadable, empty, silent or (with
     ``too_long="fail"``) longer than ``max_seconds``.
     """
-    if too_long not in ("truncate", "fail"):
-        raise ValueError(f"too_long must be 'truncate' or 'fail', got {too_long!r}")
+    if too_long not in TOO_LONG_POLICIES:
+        raise ValueError(f"too_long must be one of {TOO_LONG_POLICIES}, got {too_long!r}")
     import soundfile as sf
 
     path = Path(path)

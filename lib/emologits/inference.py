@@ -38,9 +38,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from emologits.artifacts import manifest_path
 from emologits.atomic import atomic_path, write_text_atomic
-from emologits.audio import load_audio
+from emologits.audio import TOO_LONG_POLICIES, load_audio
 from emologits.config import Config, load_config
+from emologits.data import read_manifest
 from emologits.errors import AudioError, ConfigError, DataError
 from emologits.prompts import Prompt, get_prompt
 
@@ -57,7 +59,7 @@ PART_BATCHES: int = 4
 NONFINITE, MODEL_ERROR, NO_AUDIO = "nonfinite_logits", "model_error", "no_audio"
 #: run.json keys that must match for a restarted run to reuse existing parts.
 FINGERPRINT_KEYS: tuple[str, ...] = ("method", "prompt", "model", "tracked_ids", "generation",
-                                     "continuations", "batch_size", "part_size")
+                                     "continuations", "batch_size", "part_size", "too_long")
 
 
 # --------------------------------------------------------------------------------------------
@@ -97,7 +99,9 @@ def _call_batched(fn, loaded: list[tuple[int, np.ndarray]]) -> list[tuple[Any, f
         return []
     start = time.perf_counter()
     try:
-        results = fn(audios)
+        results = list(fn(audios))
+        if len(results) != len(audios):  # user back-ends are allowed: never zip a short list silently
+            raise RuntimeError(f"the back-end returned {len(results)} result(s) for {len(audios)} utterance(s)")
     except Exception as exc:  # noqa: BLE001 - recorded per utterance, never dropped
         if len(audios) == 1:
             return [(None, time.perf_counter() - start, f"{type(exc).__name__}: {exc}")]
@@ -107,6 +111,25 @@ def _call_batched(fn, loaded: list[tuple[int, np.ndarray]]) -> list[tuple[Any, f
     return [item for audio in audios for item in _call_batched(fn, [(0, audio)])]
 
 
+def _run_batch(backend: Any, utt_ids: Sequence[str], audio_paths: Sequence[str | Path | None], too_long: str,
+               fn) -> tuple[list[dict], list[tuple[dict, Any]]]:
+    """Load the batch, call ``fn(list_of_audio)`` on what loaded (:func:`_call_batched`), set each
+    record's ``seconds`` and, where the model call failed (raised, or gave a wrong number of
+    results), ``status="failed"``/``model_error``.
+    Returns all records (in order) and the (record, result) pairs that succeeded, marked ``ok``."""
+    records, loaded = _load_batch(backend, utt_ids, audio_paths, too_long)
+    succeeded: list[tuple[dict, Any]] = []
+    for (i, _), (result, seconds, err) in zip(loaded, _call_batched(fn, loaded)):
+        row = records[i]
+        row["seconds"] = seconds
+        if result is None:
+            row.update(status="failed", error=MODEL_ERROR, error_message=err)
+        else:
+            row.update(status="ok", error=None, error_message=None)
+            succeeded.append((row, result))
+    return records, succeeded
+
+
 def generate_batch(backend: Any, utt_ids: Sequence[str], audio_paths: Sequence[str | Path], prompt: Prompt,
                    tracked_ids: Sequence[int], settings: Any, *, too_long: str = "truncate") -> list[dict]:
     """One batch of generation records (RECORD_COLUMNS + EXTRA_COLUMNS), one per utterance, in order.
@@ -114,17 +137,13 @@ def generate_batch(backend: Any, utt_ids: Sequence[str], audio_paths: Sequence[s
     Unusable audio, a model exception or non-finite captured logits make that utterance's record
     ``status="failed"`` with ``error`` = reason code; the others are unaffected.
     """
-    records, loaded = _load_batch(backend, utt_ids, audio_paths, too_long)
-    results = _call_batched(lambda audios: backend.generate(audios, prompt.text, tracked_ids, settings), loaded)
-    for (i, _), (rec, seconds, err) in zip(loaded, results):
-        row = records[i]
-        row["seconds"] = seconds
-        if rec is None:
-            row.update(status="failed", error=MODEL_ERROR, error_message=err)
-            continue
+    records, succeeded = _run_batch(
+        backend, utt_ids, audio_paths, too_long,
+        lambda audios: backend.generate(audios, prompt.text, tracked_ids, settings))
+    for row, rec in succeeded:
         logits = np.asarray(rec.tracked_logits, dtype=np.float32).reshape(-1, len(tracked_ids))
         lse = np.asarray(rec.logsumexp, dtype=np.float32).reshape(-1)
-        row.update(status="ok", error=None, error_message=None, text=rec.text,
+        row.update(text=rec.text,
                    generated_token_ids=[int(t) for t in np.asarray(rec.generated_token_ids).reshape(-1)],
                    tracked_logits=logits.tolist(), logsumexp=lse.tolist())
         bad = int((~np.isfinite(logits)).sum() + (~np.isfinite(lse)).sum())
@@ -143,20 +162,15 @@ def likelihood_batch(backend: Any, utt_ids: Sequence[str], audio_paths: Sequence
     that raises is retried one utterance at a time, so only failing utterances fail)."""
     from emologits.extract.likelihood import score_columns
 
-    records, loaded = _load_batch(backend, utt_ids, audio_paths, too_long)
     flat = [(cls, text) for cls, texts in continuations.items() for text in texts]
     texts = [text for _, text in flat]
-    results = _call_batched(lambda audios: backend.score_batch(audios, prompt.text, texts), loaded)
-    for (i, _), (scores, seconds, err) in zip(loaded, results):
-        row = records[i]
-        row["seconds"] = seconds
-        if scores is None:
-            row.update(status="failed", error=MODEL_ERROR, error_message=err)
-            continue
+    records, succeeded = _run_batch(backend, utt_ids, audio_paths, too_long,
+                                    lambda audios: backend.score_batch(audios, prompt.text, texts))
+    for row, scores in succeeded:
         per_class: dict[str, list[np.ndarray]] = {cls: [] for cls in continuations}
         for (cls, _), lp in zip(flat, scores):
             per_class[cls].append(np.asarray(lp, dtype=np.float64))
-        row.update(status="ok", error=None, error_message=None, **score_columns(per_class))
+        row.update(**score_columns(per_class))
         if any(np.isnan(v).any() or np.isposinf(v).any() for lps in per_class.values() for v in lps):
             row.update(status="failed", error=NONFINITE, error_message="non-finite continuation log-probs")
     return records
@@ -287,16 +301,12 @@ def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int]:
 
 def read_run_manifest(cfg: Config) -> pd.DataFrame:
     """The run's manifest (``runs/<run>/manifest.parquet``), or a clear error saying what to run first."""
-    path = cfg.run_dir / "manifest.parquet"
+    path = manifest_path(cfg)
     if not path.exists():
         data = cfg.data
         raise DataError(f"{path} not found: build the manifest first with `python -m emologits prepare "
                         f"--dataset {data.get('dataset') or 'DATASET'} --root {data.get('root') or 'ROOT'} "
                         f"--out {path}` (or run notebooks/01_data_prep.ipynb)")
-    try:
-        from emologits.data import read_manifest
-    except ImportError:
-        from emologits.data.manifest import read_manifest
     return read_manifest(path)
 
 
@@ -322,6 +332,33 @@ def _distributed_state(model: dict[str, Any]):
     return state
 
 
+def _load_backend(cfg: Config, state: Any) -> Any:
+    """The back-end ``cfg.model`` names; under ``accelerate launch`` on this process's device."""
+    from emologits.sfm import load_backend
+
+    model_cfg = dict(cfg.model)
+    if state is not None and model_cfg.get("device", "auto") == "auto":
+        model_cfg["device"] = str(state.device)
+    return load_backend(model_cfg, project_root=cfg.project_root)
+
+
+def _check_run_arguments(limit: int | None, too_long: str) -> None:
+    """``limit`` (``--limit``) >= 1 or None; ``too_long`` (``--too-long``) a known policy."""
+    if limit is not None and int(limit) < 1:
+        raise ConfigError(f"--limit must be >= 1, got {limit}")
+    if too_long not in TOO_LONG_POLICIES:
+        raise ConfigError(f"--too-long {too_long!r}: expected one of {list(TOO_LONG_POLICIES)}")
+
+
+def token_ids_for(tokenizer: Any) -> tuple[dict[str, list[list[int]]], list[int]]:
+    """The verbalizer's per-class token ids (:func:`emologits.verbalizer.class_token_ids`) and the
+    sorted union of all of them: the T ids captured per generated step (sec. 3.4.2)."""
+    from emologits.verbalizer import class_token_ids
+
+    class_ids = class_token_ids(tokenizer)
+    return class_ids, sorted({i for forms in class_ids.values() for ids in forms for i in ids})
+
+
 def run_inference(cfg: Config, prompt_id: str, *, limit: int | None = None,
                   shard: str | tuple[int, int] | None = None, method: str = "generate", backend: Any = None,
                   manifest: pd.DataFrame | None = None, part_size: int | None = None,
@@ -337,9 +374,9 @@ def run_inference(cfg: Config, prompt_id: str, *, limit: int | None = None,
     """
     from tqdm.auto import tqdm
 
-    from emologits.sfm import load_backend
     from emologits.sfm.base import GenerationSettings
 
+    _check_run_arguments(limit, too_long)
     out_dir = _output_dir(cfg.run_dir, prompt_id, method)
     prompt = get_prompt(cfg.resolve(cfg.prompts["file"]), prompt_id)
     if manifest is None:
@@ -360,10 +397,7 @@ def run_inference(cfg: Config, prompt_id: str, *, limit: int | None = None,
     worker, n_workers = shard_i * n_proc + rank, n_shards * n_proc
 
     if backend is None:
-        model_cfg = dict(cfg.model)
-        if state is not None and model_cfg.get("device", "auto") == "auto":
-            model_cfg["device"] = str(state.device)
-        backend = load_backend(model_cfg, project_root=cfg.project_root)
+        backend = _load_backend(cfg, state)
     batch_size = int(cfg.model.get("batch_size") or 1)
     part_size = int(part_size or batch_size * PART_BATCHES)
     if part_size < 1:
@@ -374,11 +408,7 @@ def run_inference(cfg: Config, prompt_id: str, *, limit: int | None = None,
     class_ids: dict[str, list[list[int]]] = {}
     continuations: dict[str, list[str]] | None = None
     if method == "generate":
-        from emologits.verbalizer import class_token_ids, tracked_token_ids
-
-        tracked_ids = [int(t) for t in tracked_token_ids(backend.tokenizer)]
-        class_ids = {c: [[int(i) for i in ids] for ids in forms]
-                     for c, forms in class_token_ids(backend.tokenizer).items()}
+        class_ids, tracked_ids = token_ids_for(backend.tokenizer)
     else:
         from emologits.extract.likelihood import answer_continuations
 
@@ -398,7 +428,7 @@ def run_inference(cfg: Config, prompt_id: str, *, limit: int | None = None,
         "too_long": too_long,
         "max_audio_seconds": getattr(backend, "max_audio_seconds", None),
         "sampling_rate": backend.sampling_rate,
-        "manifest": {"path": str(cfg.run_dir / "manifest.parquet"), "n_utterances": len(utt_ids),
+        "manifest": {"path": str(manifest_path(cfg)), "n_utterances": len(utt_ids),
                      "limit": limit, "utt_ids_first_last": [utt_ids[0], utt_ids[-1]] if utt_ids else []},
         "workers": {"shards": n_shards, "processes": n_proc},
         "packages": package_versions(),
@@ -524,7 +554,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do shard i of n (0-based; e.g. $SLURM_ARRAY_TASK_ID/4); merge is automatic")
     parser.add_argument("--method", choices=METHODS, default="generate",
                         help="generate: text + emotion-token logits (default); likelihood: score class answers")
-    parser.add_argument("--too-long", choices=("truncate", "fail"), default="truncate",
+    parser.add_argument("--too-long", choices=TOO_LONG_POLICIES, default="truncate",
                         help="audio longer than the model's window: truncate it (default) or fail it")
     parser.add_argument("--output-root", default=None, help="where runs/ goes (default: the project root)")
 
@@ -532,22 +562,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, output_root=args.output_root)
     prompt_ids = args.prompts or list(cfg.prompts["ids"])
-    if args.limit is not None and args.limit < 1:
-        raise ConfigError(f"--limit must be >= 1, got {args.limit}")
+    _check_run_arguments(args.limit, args.too_long)  # fail early, before the model loads
     manifest = read_run_manifest(cfg)
     parse_shard(args.shard)  # fail early on a bad --shard
-    backend = None
     for pid in prompt_ids:
         get_prompt(cfg.resolve(cfg.prompts["file"]), pid)
+    backend = _load_backend(cfg, _distributed_state(cfg.model))
     for pid in prompt_ids:
-        if backend is None:
-            from emologits.sfm import load_backend
-
-            model_cfg = dict(cfg.model)
-            state = _distributed_state(model_cfg)
-            if state is not None and model_cfg.get("device", "auto") == "auto":
-                model_cfg["device"] = str(state.device)
-            backend = load_backend(model_cfg, project_root=cfg.project_root)
         run_inference(cfg, pid, limit=args.limit, shard=args.shard, method=args.method, backend=backend,
                       manifest=manifest, too_long=args.too_long)
     return 0
@@ -555,4 +576,4 @@ def main(args: argparse.Namespace) -> int:
 
 __all__ = ["EXTRA_COLUMNS", "METHODS", "RECORD_COLUMNS", "add_arguments", "generate_batch", "likelihood_batch",
            "load_records", "main", "package_versions", "parse_shard", "read_run_manifest", "run_inference",
-           "summarize_parts"]
+           "summarize_parts", "token_ids_for"]

@@ -17,13 +17,15 @@ from typing import Any
 
 import pandas as pd
 
+from emologits.audio import TOO_LONG_POLICIES
 from emologits.config import Config, load_config
 from emologits.emotions import EMOTIONS, PRED_COLUMNS
 from emologits.prompts import get_prompt
 
 
-def _distribution(table: pd.DataFrame) -> dict[str, Any]:
-    row = table.iloc[0]
+def _distribution(table: pd.DataFrame, j: int) -> dict[str, Any]:
+    """Row ``j`` of a predicted-distribution table as ``{"probs", "reason"}``."""
+    row = table.iloc[j]
     probs = {e: float(row[c]) for e, c in zip(EMOTIONS, PRED_COLUMNS)} if bool(row["valid"]) else None
     return {"probs": probs, "reason": None if probs is not None else row["reason"]}
 
@@ -34,15 +36,13 @@ def predict_files(cfg: Config, audio_paths: Sequence[str | Path], prompt_id: str
     token_level, token_level_softmax, truncated`` (distributions as ``{"probs", "reason"}``)."""
     from emologits.extract.text import text_distributions
     from emologits.extract.token import token_distributions
-    from emologits.inference import generate_batch
+    from emologits.inference import generate_batch, token_ids_for
     from emologits.sfm import load_backend
     from emologits.sfm.base import GenerationSettings
-    from emologits.verbalizer import class_token_ids, tracked_token_ids
 
     prompt = get_prompt(cfg.resolve(cfg.prompts["file"]), prompt_id or cfg.prompts["ids"][0])
     backend = backend or load_backend(cfg.model, project_root=cfg.project_root)
-    tracked = [int(t) for t in tracked_token_ids(backend.tokenizer)]
-    class_ids = class_token_ids(backend.tokenizer)
+    class_ids, tracked = token_ids_for(backend.tokenizer)
     settings = GenerationSettings.from_config(cfg.generation)
     batch_size = int(cfg.model.get("batch_size") or 1)
     paths = [str(p) for p in audio_paths]
@@ -50,16 +50,19 @@ def predict_files(cfg: Config, audio_paths: Sequence[str | Path], prompt_id: str
     for start in range(0, len(paths), batch_size):
         batch = paths[start: start + batch_size]
         records = generate_batch(backend, batch, batch, prompt, tracked, settings, too_long=too_long)
-        for rec in records:
-            one = pd.DataFrame([{k: rec.get(k) for k in ("utt_id", "status", "error", "text",
-                                                         "generated_token_ids", "tracked_logits")}])
+        table = pd.DataFrame([{k: rec.get(k) for k in ("utt_id", "status", "error", "text",
+                                                       "generated_token_ids", "tracked_logits")}
+                              for rec in records])
+        text_level = text_distributions(table, prompt.kind)
+        ratio = token_distributions(table, tracked, class_ids, normalize="ratio")
+        softmax = token_distributions(table, tracked, class_ids, normalize="softmax")
+        for j, rec in enumerate(records):
             results.append({
                 "file": rec["utt_id"], "prompt": prompt.id, "status": rec["status"], "error": rec.get("error"),
                 "error_message": rec.get("error_message"), "text": rec.get("text"),
-                "text_level": _distribution(text_distributions(one, prompt.kind)),
-                "token_level": _distribution(token_distributions(one, tracked, class_ids, normalize="ratio")),
-                "token_level_softmax": _distribution(token_distributions(one, tracked, class_ids,
-                                                                         normalize="softmax")),
+                "text_level": _distribution(text_level, j),
+                "token_level": _distribution(ratio, j),
+                "token_level_softmax": _distribution(softmax, j),
                 "truncated": rec.get("truncated"),
             })
     return results
@@ -70,7 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="run config naming the model, e.g. configs/demo.yaml")
     parser.add_argument("--prompt", default=None, metavar="ID",
                         help="prompt id (default: the first of the config's prompts.ids)")
-    parser.add_argument("--too-long", choices=("truncate", "fail"), default="truncate",
+    parser.add_argument("--too-long", choices=TOO_LONG_POLICIES, default="truncate",
                         help="audio longer than the model's window: truncate it (default) or fail it")
 
 

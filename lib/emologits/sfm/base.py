@@ -24,6 +24,14 @@ GENERATION_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def unknown_options_error(backend: str, unknown: Sequence[str], known: Sequence[str]) -> ConfigError:
+    """The error for ``model.options`` keys a back-end does not read; a ``seed`` there is pointed to
+    ``generation.seed`` (the sampling seed, recorded with the run's generation settings)."""
+    hint = "; the sampling seed belongs in generation: use generation.seed" if "seed" in unknown else ""
+    return ConfigError(f"model.options for {backend}: unknown keys {sorted(unknown)}; "
+                       f"known: {sorted(known)}{hint}")
+
+
 @dataclass(frozen=True)
 class GenerationSettings:
     """Decoding settings; recorded verbatim in every run's provenance."""

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from emologits.errors import ConfigError
-from emologits.sfm.base import GenerationRecord, GenerationSettings, SFMBackend
+from emologits.sfm.base import GenerationRecord, GenerationSettings, SFMBackend, unknown_options_error
 from emologits.sfm.capture import (
     generate_with_capture,
     reset_generation_defaults,
@@ -48,8 +48,11 @@ from emologits.sfm.ltu_as_modules import (
 )
 
 #: model.options keys this back-end reads.
-OPTION_KEYS = ("whisper", "whisper_asr", "llama", "checkpoint", "transcript", "asr_max_new_tokens", "seed")
+OPTION_KEYS = ("whisper", "whisper_asr", "llama", "checkpoint", "transcript", "asr_max_new_tokens")
 TRANSCRIPT_MODES = ("whisper", "none")
+#: Fewer tokens than a byte-level BPE's base alphabet: no tokenizer files were found (transformers
+#: then builds a tokenizer holding only its special tokens, and every transcript decodes empty).
+MIN_ASR_VOCAB = 256
 
 
 def _local_path(options: dict[str, Any], key: str, project_root: Any, *, is_file: bool) -> Path:
@@ -142,7 +145,7 @@ class LtuAsBackend(SFMBackend):
         options = dict(model.get("options") or {})
         unknown = sorted(set(options) - set(OPTION_KEYS))
         if unknown:
-            raise ConfigError(f"model.options for ltu-as: unknown keys {unknown}; known: {list(OPTION_KEYS)}")
+            raise unknown_options_error(cls.name, unknown, OPTION_KEYS)
         device = resolve_device(model.get("device"))
         dtype = resolve_dtype(model.get("dtype"), device, gpu_default=torch.float16)  # float16, as the release
         transcript = options.get("transcript", "whisper")
@@ -154,23 +157,31 @@ class LtuAsBackend(SFMBackend):
         try:
             feature_extractor = WhisperFeatureExtractor.from_pretrained(str(whisper_dir))
             whisper = WhisperForConditionalGeneration.from_pretrained(str(whisper_dir), dtype=dtype)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"model.options.whisper: cannot load Whisper from {whisper_dir}: {exc}") from None
+        asr_model = asr_fe = asr_decode = None
+        if transcript == "whisper":  # before the (large) LLaMA loads: a bad ASR folder fails fast
+            try:
+                if asr_dir == whisper_dir:
+                    asr_model, asr_fe = whisper, feature_extractor
+                else:
+                    asr_model = WhisperForConditionalGeneration.from_pretrained(str(asr_dir), dtype=dtype)
+                    asr_fe = WhisperFeatureExtractor.from_pretrained(str(asr_dir))
+                asr_tokenizer = WhisperTokenizer.from_pretrained(str(asr_dir))
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"model.options.whisper_asr: cannot load Whisper from {asr_dir}: {exc}") from None
+            if len(asr_tokenizer) < MIN_ASR_VOCAB:
+                raise ConfigError(
+                    f"model.options.whisper_asr: {asr_dir} has no usable Whisper tokenizer (it gives "
+                    f"{len(asr_tokenizer)} token(s); expected vocab.json + merges.txt or tokenizer.json, "
+                    "see docs/ltu_as.md); without it every transcript would be empty")
+            asr_decode = lambda ids: asr_tokenizer.decode(ids, skip_special_tokens=True)  # noqa: E731
+            asr_model = asr_model.to(device)
+        try:
             tokenizer = AutoTokenizer.from_pretrained(str(llama_dir))
             llama = LlamaForCausalLM.from_pretrained(str(llama_dir), dtype=dtype)
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"ltu-as: cannot load Whisper ({whisper_dir}) or LLaMA ({llama_dir}): {exc}") from None
-        asr_model = asr_fe = asr_decode = None
-        if transcript == "whisper":
-            if asr_dir == whisper_dir:
-                asr_model, asr_fe = whisper, feature_extractor
-            else:
-                try:
-                    asr_model = WhisperForConditionalGeneration.from_pretrained(str(asr_dir), dtype=dtype)
-                    asr_fe = WhisperFeatureExtractor.from_pretrained(str(asr_dir))
-                except (OSError, ValueError) as exc:
-                    raise ConfigError(f"model.options.whisper_asr: cannot load Whisper from {asr_dir}: {exc}") from None
-            asr_tokenizer = WhisperTokenizer.from_pretrained(str(asr_dir))
-            asr_decode = lambda ids: asr_tokenizer.decode(ids, skip_special_tokens=True)  # noqa: E731
-            asr_model = asr_model.to(device)
+            raise ConfigError(f"model.options.llama: cannot load LLaMA from {llama_dir}: {exc}") from None
         llm = get_peft_model(llama, LoraConfig(**LORA_SETTINGS))
         net = LtuAsModel(whisper.model.encoder, llm)
         load_release_checkpoint(net, read_checkpoint(checkpoint), checkpoint)

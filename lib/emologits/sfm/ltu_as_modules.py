@@ -239,18 +239,16 @@ def load_release_checkpoint(model: nn.Module, state_dict: Mapping[str, torch.Ten
 
 
 class LtuAsModel(nn.Module):
-    """Whisper encoder (features) + TLTR + projection + LoRA-wrapped LLaMA; ``asr`` is the Whisper
-    encoder-decoder that writes the transcript (may share weights with ``whisper_encoder``)."""
+    """Whisper encoder (features) + TLTR + projection + LoRA-wrapped LLaMA (the transcript's Whisper
+    encoder-decoder is the back-end's ``asr_model``, outside this module and its checkpoint)."""
 
-    def __init__(self, whisper_encoder: nn.Module, llm: nn.Module, asr: nn.Module | None = None) -> None:
+    def __init__(self, whisper_encoder: nn.Module, llm: nn.Module) -> None:
         super().__init__()
         dim = whisper_encoder.config.d_model
         self.whisper_encoder = whisper_encoder
         self.audio_encoder = TimeLayerTransformer(dim)
         self.audio_proj = audio_projection(dim, llm.config.hidden_size)
         self.llm = llm
-        # kept outside the module tree when it is a separate model (not part of our checkpoint)
-        self.__dict__["asr"] = asr
 
     def audio_embeddings(self, mel: torch.Tensor) -> torch.Tensor:
         """``[B, mels, 1000]`` log-mel -> ``[B, 25, hidden]`` audio embeddings for the LLM."""

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from emologits.errors import ConfigError
-from emologits.sfm.base import GenerationRecord, GenerationSettings, SFMBackend
+from emologits.sfm.base import GenerationRecord, GenerationSettings, SFMBackend, unknown_options_error
 from emologits.sfm.capture import (
     generate_with_capture,
     reset_generation_defaults,
@@ -96,10 +96,9 @@ class Qwen2AudioBackend(SFMBackend):
         torch_dtype = resolve_dtype(dtype, device)
         device_map = options.pop("device_map", None)
         known = {"attn_implementation"}
-        unknown = set(options) - known - {"seed"}
+        unknown = set(options) - known
         if unknown:
-            raise ConfigError(f"model.options for {cls.name}: unknown keys {sorted(unknown)}; "
-                              f"known: {sorted(known | {'device_map'})}")
+            raise unknown_options_error(cls.name, sorted(unknown), sorted(known | {"device_map"}))
         load_kw = {k: options[k] for k in known if k in options}
         try:
             processor = AutoProcessor.from_pretrained(path, revision=revision)

@@ -252,14 +252,13 @@ def _torch_threads(n: int):
         torch.set_num_threads(before)
 
 
-def train_tiny_demo(out_dir: str | Path, *, seed: int = 0, corpus_seed: int = 1000, n_train: int = 2400,
-                    steps: int = 800, batch_size: int = 8, lr: float = 2e-3,
-                    logit_level: float | None = None, vocab_size: int = 512,
-                    threads: int = 1, prompts_file: str | Path | None = None, progress: bool = True) -> Path:
-    """Train the tiny-demo model and save model + processor + stamp to ``out_dir`` (atomic).
+def train_tiny_demo(out_dir: str | Path, settings: TinyDemoSettings = TinyDemoSettings(), *,
+                    prompts_file: str | Path | None = None, progress: bool = True) -> Path:
+    """Train the tiny-demo model with ``settings`` and save model + processor + stamp to ``out_dir``
+    (atomic).
 
-    Corpus: ``write_synthetic_corpus(seed=corpus_seed, n_utterances=n_train)`` in a temporary
-    folder (removed afterwards). Targets: the paper's two prompts (prompts/prompts.yaml,
+    Corpus: ``write_synthetic_corpus(seed=settings.corpus_seed, n_utterances=settings.n_train)`` in a
+    temporary folder (removed afterwards). Targets: the paper's two prompts (prompts/prompts.yaml,
     ``ambiguous`` and ``single``), answered from each utterance's ground truth: percentages
     (multiples of 5 summing to 100) and the majority label's choice word. Seeded; CPU only."""
     from tqdm.auto import tqdm
@@ -267,8 +266,6 @@ def train_tiny_demo(out_dir: str | Path, *, seed: int = 0, corpus_seed: int = 10
     from emologits.data.synthetic import write_synthetic_corpus
     from emologits.prompts import load_prompts
 
-    settings = TinyDemoSettings(seed=seed, corpus_seed=corpus_seed, n_train=n_train, steps=steps,
-                                batch_size=batch_size, lr=lr, logit_level=logit_level, vocab_size=vocab_size, threads=threads)
     out_dir = Path(out_dir).expanduser().resolve()
     prompts_path = Path(prompts_file) if prompts_file else Path(__file__).resolve().parents[3] / "prompts" / "prompts.yaml"
     loaded = load_prompts(prompts_path)
@@ -276,17 +273,18 @@ def train_tiny_demo(out_dir: str | Path, *, seed: int = 0, corpus_seed: int = 10
     started = time.perf_counter()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".tiny-demo-corpus-", dir=out_dir.parent) as corpus_tmp, \
-            _torch_threads(threads):
-        corpus = write_synthetic_corpus(Path(corpus_tmp) / "corpus", n_utterances=n_train, seed=corpus_seed)
+            _torch_threads(settings.threads):
+        corpus = write_synthetic_corpus(Path(corpus_tmp) / "corpus", n_utterances=settings.n_train,
+                                        seed=settings.corpus_seed)
         manifest = training_manifest(corpus).reset_index(drop=True)
         audios = [_load_audio(p) for p in manifest["audio_path"]]
         examples = _examples(manifest, prompts)
         chat_of = {}
         # Tokenizer: trained on exactly the texts the model will read and write.
         system_free = [f"Audio 1: \n{p}" for p in prompts.values()] + ["You are a helpful assistant.", "user", "assistant", "system"]
-        tokenizer = train_tokenizer(system_free * 4 + [a for _, _, a in examples], vocab_size)
+        tokenizer = train_tokenizer(system_free * 4 + [a for _, _, a in examples], settings.vocab_size)
         processor = build_processor(tokenizer)
-        model = build_model(tokenizer, seed)
+        model = build_model(tokenizer, settings.seed)
         from emologits.sfm.qwen2_audio import chat_text
         for p in prompts.values():
             chat_of[p] = chat_text(processor, p)
@@ -294,23 +292,24 @@ def train_tiny_demo(out_dir: str | Path, *, seed: int = 0, corpus_seed: int = 10
         n_frames = frame_mask.sum(-1).tolist()
         encoded = [_encode_example(processor, chat_of[p], a, int(n_frames[r])) for r, p, a in examples]
         model.train()
-        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
-        rng = np.random.default_rng(seed)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=0.01)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.lr, total_steps=settings.steps,
+                                                        pct_start=0.1)
+        rng = np.random.default_rng(settings.seed)
         losses = []
-        bar = tqdm(range(steps), desc="train tiny-demo", disable=not progress, unit="step")
+        bar = tqdm(range(settings.steps), desc="train tiny-demo", disable=not progress, unit="step")
         for _ in bar:
-            pick = rng.choice(len(examples), size=min(batch_size, len(examples)), replace=False)
+            pick = rng.choice(len(examples), size=min(settings.batch_size, len(examples)), replace=False)
             batch = _collate([encoded[i] for i in pick], features, frame_mask, [examples[i][0] for i in pick],
                              tokenizer.pad_token_id)
             out = model(**batch)
             loss = out.loss
-            if logit_level is not None:
+            if settings.logit_level is not None:
                 # Softmax ignores a common shift of the logits; this term only sets their level, so
                 # that eq. 2's ratio of raw class logits (paper sec. 3.4.2) sees positive values.
                 predicting = batch["labels"][:, 1:] != -100
                 level = out.logits[:, :-1][predicting].mean()
-                loss = loss + LOGIT_LEVEL_WEIGHT * (level - logit_level) ** 2
+                loss = loss + LOGIT_LEVEL_WEIGHT * (level - settings.logit_level) ** 2
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -345,7 +344,7 @@ def ensure_tiny_demo(out_dir: str | Path, settings: TinyDemoSettings, *, progres
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             if not stamp_matches(out_dir, settings):
-                train_tiny_demo(out_dir, progress=progress, **asdict(settings))
+                train_tiny_demo(out_dir, settings, progress=progress)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return out_dir
