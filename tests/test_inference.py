@@ -12,7 +12,9 @@ from emologits.audio import load_audio
 from emologits.cli import main as cli_main
 from emologits.config import load_config
 from emologits.errors import ConfigError, DataError
-from emologits.inference import (EXTRA_COLUMNS, RECORD_COLUMNS, load_records, parse_shard,
+from emologits.artifacts import subset_manifest
+from emologits.data import read_manifest
+from emologits.inference import (EXIT_SOME_FAILED, EXTRA_COLUMNS, RECORD_COLUMNS, load_records, parse_shard,
                                  run_inference, summarize_parts)
 from emologits.prompts import get_prompt
 from emologits.sfm.base import GenerationSettings
@@ -128,31 +130,120 @@ def test_too_long_audio_is_truncated_or_failed(tmp_path):
     assert info["summary"]["failures_by_reason"] == {"too_long": 1}
 
 
+def _part(out, block):
+    [path] = out.glob(f"part-{block:05d}-*.parquet")
+    return path
+
+
 def test_rerun_skips_done_parts_and_redoes_missing_or_broken_ones(tmp_path):
     cfg = load_config(make_project(tmp_path, n=12, batch_size=2))
     run_inference(cfg, "ambiguous", part_size=4, progress=False)
     full, _ = load_records(cfg.run_dir, "ambiguous")
     out = cfg.run_dir / "inference" / "ambiguous"
-    (out / "part-00001.parquet").unlink()
-    (out / "part-00002.parquet").write_bytes(b"half a file")
+    _part(out, 1).unlink()
+    _part(out, 2).write_bytes(b"half a file")
     backend = FakeBackend()
-    run_inference(cfg, "ambiguous", part_size=4, backend=backend, progress=False)
-    assert sum(backend.batch_sizes) == 8  # parts 1 and 2 only
-    again, info = load_records(cfg.run_dir, "ambiguous")
+    with pytest.warns(UserWarning, match="unreadable part file"):
+        run_inference(cfg, "ambiguous", part_size=4, backend=backend, progress=False)
+    assert backend.batch_sizes == [2, 2, 2, 2]  # blocks 1 and 2 only, in whole batches
+    with pytest.warns(UserWarning, match="unreadable part file"):
+        again, info = load_records(cfg.run_dir, "ambiguous")
     assert canonical(again) == canonical(full) and info["summary"]["complete"]
     backend = FakeBackend()
-    run_inference(cfg, "ambiguous", part_size=4, backend=backend, progress=False)
+    with pytest.warns(UserWarning, match="unreadable part file"):
+        run_inference(cfg, "ambiguous", part_size=4, backend=backend, progress=False)
     assert backend.batch_sizes == []  # nothing left to do
 
 
-def test_limit_then_full_run_redoes_the_partial_part(tmp_path):
+def test_limit_then_full_run_adds_only_the_missing_utterances(tmp_path):
     cfg = load_config(make_project(tmp_path, n=10, batch_size=2))
     run_inference(cfg, "ambiguous", limit=5, part_size=4, progress=False)
-    limited, info = load_records(cfg.run_dir, "ambiguous")
-    assert limited["utt_id"].tolist() == ["u000", "u001", "u002", "u003", "u004"] and info["summary"]["complete"]
-    run_inference(cfg, "ambiguous", part_size=4, progress=False)
+    with pytest.warns(UserWarning, match="only 5 of 10"):
+        limited, _ = load_records(cfg.run_dir, "ambiguous")
+    chosen = subset_manifest(read_manifest(cfg.run_dir / "manifest.parquet"), 5, seed=0)["utt_id"].tolist()
+    assert limited["utt_id"].tolist() == chosen
+    backend = FakeBackend()
+    run_inference(cfg, "ambiguous", part_size=4, backend=backend, progress=False)
+    assert sum(backend.batch_sizes) == 5  # only the five without a record
     full, info = load_records(cfg.run_dir, "ambiguous")
     assert len(full) == 10 and full["utt_id"].is_unique and info["summary"]["complete"]
+    kept = full.set_index("utt_id").loc[chosen].reset_index()
+    assert canonical(kept) == canonical(limited)  # the earlier records are the same records
+
+
+def test_a_shorter_limit_never_loses_finished_records(tmp_path, capsys):
+    """Full run of 64, then --limit 40 in the same folder: all 64 records stay, nothing is recomputed."""
+    cfg_path = make_project(tmp_path, n=64, batch_size=8)
+    cfg = load_config(cfg_path)
+    run_inference(cfg, "ambiguous", progress=False)  # blocks of 32
+    full, _ = load_records(cfg.run_dir, "ambiguous")
+    out = cfg.run_dir / "inference" / "ambiguous"
+    files_before = sorted(p.name for p in out.glob("part-*.parquet"))
+    capsys.readouterr()
+    backend = FakeBackend()
+    run_inference(cfg, "ambiguous", limit=40, backend=backend, progress=False)
+    assert backend.batch_sizes == []
+    assert sorted(p.name for p in out.glob("part-*.parquet")) == files_before
+    assert "40/40 utterances, 40 ok, 0 failed; complete" in capsys.readouterr().err
+    again, info = load_records(cfg.run_dir, "ambiguous")
+    assert canonical(again) == canonical(full) and info["summary"]["n_done"] == 64
+    assert cli_main(["infer", "--config", str(cfg_path), "--prompt", "ambiguous", "--limit", "40"]) == 0
+    assert "40/40 utterances" in capsys.readouterr().err
+    assert canonical(load_records(cfg.run_dir, "ambiguous")[0]) == canonical(full)
+
+
+def test_done_count_never_exceeds_the_total(tmp_path, capsys):
+    cfg = load_config(make_project(tmp_path, n=20, batch_size=4))
+    run_inference(cfg, "ambiguous", progress=False)
+    capsys.readouterr()
+    run_inference(cfg, "ambiguous", limit=6, progress=False)
+    assert "6/6 utterances" in capsys.readouterr().err
+    assert summarize_parts(cfg.run_dir / "inference" / "ambiguous", ["u000", "u001"])["n_done"] == 2
+
+
+def test_retry_failed_recomputes_only_failed_records(tmp_path, capsys):
+    special = {1: lambda p: p.write_bytes(b"garbage"), 6: lambda p: p.write_bytes(b"garbage")}
+    cfg_path = make_project(tmp_path, n=8, batch_size=2, special=special)
+    cfg = load_config(cfg_path)
+    assert cli_main(["infer", "--config", str(cfg_path), "--prompt", "ambiguous"]) == EXIT_SOME_FAILED
+    err = capsys.readouterr().err
+    assert "2 of 8 utterances failed (unreadable=2)" in err and "u001 [unreadable]" in err and "u006" in err
+    before, _ = load_records(cfg.run_dir, "ambiguous")
+    backend = FakeBackend()
+    run_inference(cfg, "ambiguous", backend=backend, progress=False)
+    assert backend.batch_sizes == []  # failed records are records: a plain rerun keeps them
+    write_tone(tmp_path / "audio" / "u001.wav", seconds=0.3)  # fix one file
+    backend = FakeBackend()
+    run_inference(cfg, "ambiguous", backend=backend, retry_failed=True, progress=False)
+    assert backend.batch_sizes == [1]  # u006 fails again at loading; only u001 reaches the model
+    after, _ = load_records(cfg.run_dir, "ambiguous")
+    assert after.set_index("utt_id").loc["u001", "status"] == "ok"
+    assert after.set_index("utt_id").loc["u006", "error"] == "unreadable"
+    ok = [u for u in before["utt_id"] if u not in ("u001", "u006")]
+    pd.testing.assert_frame_equal(before.set_index("utt_id").loc[ok], after.set_index("utt_id").loc[ok])
+    assert cli_main(["infer", "--config", str(cfg_path), "--prompt", "ambiguous", "--retry-failed"]) == 3
+
+
+def test_infer_exits_zero_only_when_every_utterance_succeeded(tmp_path, capsys):
+    cfg_path = make_project(tmp_path, n=4)
+    assert cli_main(["infer", "--config", str(cfg_path)]) == 0
+    assert "failed (" not in capsys.readouterr().err
+
+
+def test_two_runners_on_one_folder_compute_each_block_once(tmp_path):
+    import threading
+
+    cfg = load_config(make_project(tmp_path, n=12, batch_size=2, options={"sleep_per_batch": 0.05}))
+    backends = [FakeBackend({"sleep_per_batch": 0.05}) for _ in range(2)]
+    threads = [threading.Thread(target=run_inference, args=(cfg, "ambiguous"),
+                                kwargs={"backend": b, "part_size": 4, "progress": False}) for b in backends]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(sum(b.batch_sizes) for b in backends) == 12  # no block computed twice
+    records, info = load_records(cfg.run_dir, "ambiguous")
+    assert records["utt_id"].is_unique and info["summary"]["complete"] and len(records) == 12
 
 
 def test_shards_merge_to_the_unsharded_result(tmp_path):
@@ -202,9 +293,11 @@ def test_cli_runs_every_configured_prompt(tmp_path):
     assert cli_main(["infer", "--config", str(cfg_path), "--limit", "3"]) == 0
     cfg = load_config(cfg_path)
     for pid in ("ambiguous", "single"):
-        records, info = load_records(cfg.run_dir, pid)
+        with pytest.warns(UserWarning, match="only 3 of 5"):
+            records, info = load_records(cfg.run_dir, pid)
         assert len(records) == 3 and info["manifest"]["limit"] == 3
-    single, _ = load_records(cfg.run_dir, "single")
+    with pytest.warns(UserWarning):
+        single, _ = load_records(cfg.run_dir, "single")
     assert set(single["text"]) <= {"Happiness", "Sadness", "Neutral", "Angry"}
 
 

@@ -126,10 +126,12 @@ def token_normalizations(cfg: Config) -> tuple[str, str]:
 
 
 def subset_manifest(manifest: pd.DataFrame, limit: int | None, seed: int = 0) -> pd.DataFrame:
-    """A deterministic random subset of ``limit`` utterances, kept in manifest order (None or 0: all)."""
+    """The ``--limit`` subset: ``limit`` utterances drawn with ``seed``, kept in manifest order
+    (None or 0: all). Nested: the subset for N is contained in the subset for any larger N (the
+    first N of one seeded permutation), so growing a limit only adds utterances."""
     if not limit or limit >= len(manifest):
         return manifest.reset_index(drop=True)
-    chosen = np.sort(np.random.default_rng(seed).choice(len(manifest), size=int(limit), replace=False))
+    chosen = np.sort(np.random.default_rng(seed).permutation(len(manifest))[: int(limit)])
     return manifest.iloc[chosen].reset_index(drop=True)
 
 

@@ -7,18 +7,21 @@ verbalised class answers (label likelihood, ``emologits.extract.likelihood``).
 
 Layout (``runs/<run>/inference/<prompt>/``, or ``likelihood/<prompt>/``)::
 
-    run.json               provenance + settings fingerprint + failure summary
-    part-00000.parquet     utterances [0, P) of the manifest, in manifest order
-    part-00001.parquet     utterances [P, 2P) ...
+    run.json                                 provenance + settings fingerprint + failure summary
+    part-00000-<stamp>.parquet               records of block 0: utterances [0, P) of the manifest
+    part-00001-<stamp>.parquet               records of block 1: [P, 2P) ...
 
-The manifest is cut into parts of a fixed number ``P`` of utterances (``part_size``, a multiple of
-the batch size), each written atomically (temp file + ``os.replace``) once all its utterances are
-done. A restarted run skips every part already on disk (and re-does at most the one part that was
-in flight), so a run killed at any moment and restarted ends with the same records as an
-uninterrupted one (``seconds`` aside, a wall-clock time). Batches never cross parts, so batch
-composition, and hence padding, is the same however the work is resumed, sharded or split.
-Shards (``--shard i/n``) and ``accelerate launch`` processes take parts round-robin
-(part k goes to worker ``k mod W``); :func:`load_records` merges the parts in manifest order.
+The manifest is cut into blocks of a fixed number ``P`` of utterances (``part_size``, a multiple of
+the batch size). Each block's missing records are computed in batches that never cross the block
+and written as one new part file, atomically (``emologits.partstore``: append-only, the newest
+record of an utterance wins, nothing is ever replaced or deleted). A restarted run computes only
+what has no record, so a run killed at any moment and restarted ends with the same records as an
+uninterrupted one (``seconds`` aside, a wall-clock time): the block in flight is redone with the
+same batch composition. ``--limit`` only chooses what to compute; a later larger limit adds the
+missing utterances (in batches of their own). Shards (``--shard i/n``) and ``accelerate launch``
+processes take blocks round-robin (block k goes to worker ``k mod W``); a lock per block keeps two
+processes on one folder from computing the same block twice. :func:`load_records` merges the parts
+in manifest order.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -38,12 +42,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from emologits.artifacts import manifest_path
-from emologits.atomic import atomic_path, write_text_atomic
+from emologits.artifacts import manifest_path, subset_manifest
+from emologits.atomic import write_text_atomic
 from emologits.audio import TOO_LONG_POLICIES, load_audio
 from emologits.config import Config, load_config
 from emologits.data import read_manifest
 from emologits.errors import AudioError, ConfigError, DataError
+from emologits.partstore import block_lock, read_latest, write_part
 from emologits.prompts import Prompt, get_prompt
 
 #: Columns every generation record has (issue #4), then the extras this runner adds.
@@ -195,30 +200,10 @@ def _schema(method: str, classes: Sequence[str] = ()):
     return pa.schema(common + body + tail)
 
 
-def _write_part(records: list[dict], schema, path: Path) -> None:
-    """Atomic write: temp file in the same folder, then os.replace (a kill never leaves half a part)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_pylist([{name: r.get(name) for name in schema.names} for r in records], schema=schema)
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
-
-
-def _part_path(out_dir: Path, k: int) -> Path:
-    return out_dir / f"part-{k:05d}.parquet"
-
-
-def _part_done(path: Path, expected_ids: list[str]) -> bool:
-    """A part counts as done when it exists and holds exactly the expected utterances."""
-    if not path.exists():
-        return False
-    import pyarrow.parquet as pq
-
-    try:
-        return pq.read_table(path, columns=["utt_id"]).column("utt_id").to_pylist() == expected_ids
-    except Exception:  # noqa: BLE001 - an unreadable part is simply redone
-        return False
+def _latest_status(out_dir: Path) -> dict[str, str]:
+    """utt_id -> status of each utterance's newest record on disk."""
+    latest = read_latest(out_dir, ["utt_id", "status"])
+    return dict(zip(latest["utt_id"].astype(str), latest["status"].astype(str)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -359,13 +344,36 @@ def token_ids_for(tokenizer: Any) -> tuple[dict[str, list[list[int]]], list[int]
     return class_ids, sorted({i for forms in class_ids.values() for ids in forms for i in ids})
 
 
-def run_inference(cfg: Config, prompt_id: str, *, limit: int | None = None,
+@dataclass(frozen=True)
+class RunOutcome:
+    """What one ``run_prompt`` call did: the output folder and, over the utterances this process
+    was asked for, the counts (:func:`summarize_parts`) and the first failed records."""
+
+    out_dir: Path
+    summary: dict[str, Any]
+    failures: list[dict[str, Any]]
+
+    @property
+    def all_ok(self) -> bool:
+        return self.summary["n_failed"] == 0 and self.summary.get("complete", True)
+
+
+def run_inference(cfg: Config, prompt_id: str, **kwargs: Any) -> Path:
+    """Run (or resume) one prompt over the manifest; returns the output folder (see :func:`run_prompt`)."""
+    return run_prompt(cfg, prompt_id, **kwargs).out_dir
+
+
+def run_prompt(cfg: Config, prompt_id: str, *, limit: int | None = None,
                   shard: str | tuple[int, int] | None = None, method: str = "generate", backend: Any = None,
                   manifest: pd.DataFrame | None = None, part_size: int | None = None,
-                  too_long: str = "truncate", progress: bool = True) -> Path:
-    """Run (or resume) one prompt over the manifest; returns the output folder.
+                  too_long: str = "truncate", retry_failed: bool = False, progress: bool = True) -> RunOutcome:
+    """Run (or resume) one prompt over the manifest.
 
-    ``limit``: the first N manifest utterances; ``shard``: ``"i/n"`` of the parts; ``method``:
+    Only utterances without a record on disk are computed; existing records are never replaced
+    (``emologits.partstore``). ``limit``: compute only the seeded subset of N utterances
+    (:func:`emologits.artifacts.subset_manifest`, seed ``evaluation.seed``: nested, in manifest
+    order; the pipeline's ``--limit`` takes the same subset); ``retry_failed``: also recompute the
+    utterances whose newest record failed; ``shard``: ``"i/n"`` of the parts; ``method``:
     ``generate`` (text + tracked logits) or ``likelihood`` (class-answer log-probs); ``backend``:
     an already loaded back-end (else loaded from ``cfg.model``); ``manifest``: use this table
     instead of ``runs/<run>/manifest.parquet``; ``part_size``: utterances per part (default
@@ -384,11 +392,11 @@ def run_inference(cfg: Config, prompt_id: str, *, limit: int | None = None,
     missing = {"utt_id", "audio_path"} - set(manifest.columns)
     if missing:
         raise DataError(f"manifest lacks column(s) {sorted(missing)}")
-    if limit is not None:
-        manifest = manifest.head(int(limit))
     utt_ids = [str(u) for u in manifest["utt_id"]]
     if len(set(utt_ids)) != len(utt_ids):
         raise DataError("manifest has duplicate utt_id values; each utterance must appear once")
+    chosen = set(subset_manifest(manifest, limit, seed=int(cfg.evaluation.get("seed", 0)))["utt_id"].astype(str))
+    requested_mask = [u in chosen for u in utt_ids]
     audio_paths = [None if p is None or pd.isna(p) else str(cfg.resolve(p)) for p in manifest["audio_path"]]
 
     state = _distributed_state(cfg.model)
@@ -429,7 +437,8 @@ def run_inference(cfg: Config, prompt_id: str, *, limit: int | None = None,
         "max_audio_seconds": getattr(backend, "max_audio_seconds", None),
         "sampling_rate": backend.sampling_rate,
         "manifest": {"path": str(manifest_path(cfg)), "n_utterances": len(utt_ids),
-                     "limit": limit, "utt_ids_first_last": [utt_ids[0], utt_ids[-1]] if utt_ids else []},
+                     "limit": limit, "n_requested": sum(requested_mask), "retry_failed": retry_failed,
+                     "utt_ids_first_last": [utt_ids[0], utt_ids[-1]] if utt_ids else []},
         "workers": {"shards": n_shards, "processes": n_proc},
         "packages": package_versions(),
         "git": _git_commit(Path(__file__).resolve().parent),
@@ -446,58 +455,73 @@ def run_inference(cfg: Config, prompt_id: str, *, limit: int | None = None,
         _check_or_write_info(info_path, info, write=False)
 
     schema = _schema(method, list(continuations or ()))
-    parts = [list(range(s, min(s + part_size, len(utt_ids)))) for s in range(0, len(utt_ids), part_size)]
-    mine = [k for k in range(len(parts)) if k % n_workers == worker]
-    todo = [k for k in mine if not _part_done(_part_path(out_dir, k), [utt_ids[i] for i in parts[k]])]
-    n_mine = sum(len(parts[k]) for k in mine)
-    n_todo = sum(len(parts[k]) for k in todo)
+    blocks = [list(range(s, min(s + part_size, len(utt_ids)))) for s in range(0, len(utt_ids), part_size)]
+    mine = [k for k in range(len(blocks)) if k % n_workers == worker]
+    status = _latest_status(out_dir)
+
+    def todo_of(k: int) -> list[int]:
+        return [i for i in blocks[k] if requested_mask[i] and (
+            utt_ids[i] not in status or (retry_failed and status[utt_ids[i]] != "ok"))]
+
+    n_mine = sum(requested_mask[i] for k in mine for i in blocks[k])
+    todo = {k: todo_of(k) for k in mine}
     label = f"{METHOD_DIRS[method]} {prompt_id}" + (f" [{worker}/{n_workers}]" if n_workers > 1 else "")
-    bar = tqdm(total=n_mine, initial=n_mine - n_todo, unit="utt", desc=label, disable=not progress,
-               dynamic_ncols=True, position=rank if n_proc > 1 else None)
-    for k in todo:
-        records: list[dict] = []
-        rows = parts[k]
-        for b in range(0, len(rows), batch_size):
-            idx = rows[b: b + batch_size]
-            ids, paths = [utt_ids[i] for i in idx], [audio_paths[i] for i in idx]
-            if method == "generate":  # a sampling seed is applied per generate call (resumable)
-                records += generate_batch(backend, ids, paths, prompt, tracked_ids, settings, too_long=too_long)
-            else:
-                records += likelihood_batch(backend, ids, paths, prompt, continuations or {}, too_long=too_long)
-            bar.update(len(idx))
-        _write_part(records, schema, _part_path(out_dir, k))
+    bar = tqdm(total=n_mine, initial=n_mine - sum(len(v) for v in todo.values()), unit="utt", desc=label,
+               disable=not progress, dynamic_ncols=True, position=rank if n_proc > 1 else None)
+    for k in mine:
+        if not todo[k]:
+            continue
+        with block_lock(out_dir, k):
+            status = _latest_status(out_dir)  # another process may have done some of it meanwhile
+            rows = todo_of(k)
+            bar.update(len(todo[k]) - len(rows))
+            records: list[dict] = []
+            for b in range(0, len(rows), batch_size):  # batches never cross blocks (same padding on resume)
+                idx = rows[b: b + batch_size]
+                ids, paths = [utt_ids[i] for i in idx], [audio_paths[i] for i in idx]
+                if method == "generate":  # a sampling seed is applied per generate call (resumable)
+                    records += generate_batch(backend, ids, paths, prompt, tracked_ids, settings, too_long=too_long)
+                else:
+                    records += likelihood_batch(backend, ids, paths, prompt, continuations or {}, too_long=too_long)
+                bar.update(len(idx))
+            if records:
+                write_part(out_dir, k, records, schema)
     bar.close()
 
     if state is not None:
         state.wait_for_everyone()
-    summary = summarize_parts(out_dir, [[utt_ids[i] for i in p] for p in parts])
+    requested_ids = [u for u, keep in zip(utt_ids, requested_mask) if keep]
     if rank == 0:
         info_now = json.loads(info_path.read_text())
-        info_now["summary"] = summary
+        info_now["summary"] = summarize_parts(out_dir, utt_ids)
         _write_json(info_path, info_now)
-        _print_summary(label, summary)
-    return out_dir
+        _print_summary(label, summarize_parts(out_dir, requested_ids))
+    my_ids = [utt_ids[i] for k in mine for i in blocks[k] if requested_mask[i]]
+    return RunOutcome(out_dir, summarize_parts(out_dir, my_ids), failure_examples(out_dir, my_ids))
 
 
-def summarize_parts(out_dir: Path, expected_parts: list[list[str]] | None = None) -> dict[str, Any]:
-    """Counts over the parts on disk: utterances done, ok, failures by reason, complete or not."""
-    import pyarrow.parquet as pq
-
-    files = sorted(Path(out_dir).glob("part-*.parquet"))
-    counts: Counter = Counter()
-    n_done = n_ok = 0
-    for f in files:
-        t = pq.read_table(f, columns=["status", "error"]).to_pydict()
-        n_done += len(t["status"])
-        n_ok += sum(s == "ok" for s in t["status"])
-        counts.update(e for s, e in zip(t["status"], t["error"]) if s != "ok")
-    summary: dict[str, Any] = {"n_done": n_done, "n_ok": n_ok, "n_failed": n_done - n_ok,
-                               "failures_by_reason": dict(sorted(counts.items()))}
-    if expected_parts is not None:
-        expected = sum(len(p) for p in expected_parts)
-        n_parts_done = sum(_part_done(_part_path(Path(out_dir), k), p) for k, p in enumerate(expected_parts))
-        summary.update(n_expected=expected, complete=n_parts_done == len(expected_parts))
+def summarize_parts(out_dir: str | Path, expected_ids: Sequence[str] | None = None) -> dict[str, Any]:
+    """Counts over each utterance's newest record on disk: done, ok, failed by reason. With
+    ``expected_ids``, only those utterances count, and ``n_expected``/``complete`` say how many of
+    them are done (``n_done`` never exceeds ``n_expected``)."""
+    latest = read_latest(out_dir, ["utt_id", "status", "error"])
+    if expected_ids is not None:
+        latest = latest[latest["utt_id"].isin(set(expected_ids))]
+    failed = latest[latest["status"] != "ok"]
+    summary: dict[str, Any] = {"n_done": len(latest), "n_ok": int((latest["status"] == "ok").sum()),
+                               "n_failed": len(failed),
+                               "failures_by_reason": dict(sorted(Counter(failed["error"].astype(str)).items()))}
+    if expected_ids is not None:
+        summary.update(n_expected=len(set(expected_ids)), complete=len(latest) == len(set(expected_ids)))
     return summary
+
+
+def failure_examples(out_dir: str | Path, utt_ids: Sequence[str], n: int = 5) -> list[dict[str, Any]]:
+    """The first ``n`` failed records (utt_id, error, error_message) among ``utt_ids``, in their order."""
+    latest = read_latest(out_dir, ["utt_id", "status", "error", "error_message"]).set_index("utt_id")
+    failed = [u for u in utt_ids if u in latest.index and latest.at[u, "status"] != "ok"]
+    return [{"utt_id": u, "error": latest.at[u, "error"], "error_message": latest.at[u, "error_message"]}
+            for u in failed[:n]]
 
 
 def _print_summary(label: str, summary: dict) -> None:
@@ -509,9 +533,20 @@ def _print_summary(label: str, summary: dict) -> None:
           + f"; {status}", file=sys.stderr)
 
 
+def _run_manifest_ids(run_dir: Path) -> list[str] | None:
+    path = Path(run_dir) / "manifest.parquet"
+    if not path.exists():
+        return None
+    import pyarrow.parquet as pq
+
+    return [str(u) for u in pq.read_table(path, columns=["utt_id"]).column("utt_id").to_pylist()]
+
+
 def load_records(run_dir: str | Path, prompt_id: str, method: str = "generate") -> tuple[pd.DataFrame, dict]:
-    """All records of one prompt's run, merged in manifest order, and its run info (run.json, with
-    ``summary`` recomputed from the parts on disk). ``run_dir`` is ``runs/<run>`` (``cfg.run_dir``).
+    """All records of one prompt's run (each utterance's newest), in manifest order, and its run info
+    (run.json, with ``summary`` recomputed from the parts on disk). ``run_dir`` is ``runs/<run>``
+    (``cfg.run_dir``). When ``runs/<run>/manifest.parquet`` exists, only its utterances are returned
+    (records of utterances no longer in the manifest stay on disk).
 
     ``tracked_logits`` cells hold J rows of T values (``np.stack(cell)`` gives the (J, T) array);
     ``run_info["tracked_ids"]`` gives the T token ids in column order.
@@ -523,16 +558,22 @@ def load_records(run_dir: str | Path, prompt_id: str, method: str = "generate") 
         raise DataError(f"{info_path} not found: run `python -m emologits infer --config CFG --prompt "
                         f"{prompt_id}{flag}` first (or notebooks/02_inference.ipynb)")
     info = json.loads(info_path.read_text())
-    files = sorted(out_dir.glob("part-*.parquet"))
-    if files:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        records = pa.concat_tables([pq.read_table(f) for f in files]).to_pandas()
-    else:
+    records = read_latest(out_dir)
+    if not len(records):
         records = pd.DataFrame(columns=info.get("columns", list(RECORD_COLUMNS)))
-    summary = summarize_parts(out_dir)
-    summary["n_expected"] = info["manifest"]["n_utterances"]
+    manifest_ids = _run_manifest_ids(Path(run_dir))
+    if manifest_ids is not None:
+        order = {u: i for i, u in enumerate(manifest_ids)}
+        records = records[records["utt_id"].isin(order)]
+        records = records.iloc[np.argsort([order[u] for u in records["utt_id"]], kind="stable")]
+        expected: Sequence[str] = manifest_ids
+    else:
+        records = records.sort_values("utt_id", kind="stable")
+        expected = list(records["utt_id"])
+        if len(expected) < info["manifest"]["n_utterances"]:
+            expected = expected + [None] * (info["manifest"]["n_utterances"] - len(expected))  # type: ignore[list-item]
+    summary = summarize_parts(out_dir, [u for u in expected if u is not None])
+    summary["n_expected"] = len(expected)
     summary["complete"] = summary["n_done"] >= summary["n_expected"]
     info["summary"] = summary
     if not summary["complete"]:
@@ -545,21 +586,44 @@ def load_records(run_dir: str | Path, prompt_id: str, method: str = "generate") 
 # CLI
 # --------------------------------------------------------------------------------------------
 
+#: ``infer``'s exit status when every utterance was written but some failed (0: all ok; 2: a
+#: configuration or input error before any work; 130: interrupted).
+EXIT_SOME_FAILED = 3
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="run config (YAML), e.g. configs/demo.yaml")
     parser.add_argument("--prompt", action="append", dest="prompts", metavar="ID",
                         help="prompt id (repeatable; default: every id in the config's prompts.ids)")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N manifest utterances")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="compute only a seeded subset of N manifest utterances (nested; the pipeline's "
+                             "--limit takes the same subset); existing records are always kept")
     parser.add_argument("--shard", default=None, metavar="i/n",
                         help="do shard i of n (0-based; e.g. $SLURM_ARRAY_TASK_ID/4); merge is automatic")
     parser.add_argument("--method", choices=METHODS, default="generate",
                         help="generate: text + emotion-token logits (default); likelihood: score class answers")
     parser.add_argument("--too-long", choices=TOO_LONG_POLICIES, default="truncate",
                         help="audio longer than the model's window: truncate it (default) or fail it")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="also recompute the utterances whose record failed (successful records are kept)")
     parser.add_argument("--output-root", default=None, help="where runs/ goes (default: the project root)")
 
 
+def _report_failures(label: str, outcome: RunOutcome) -> None:
+    """Counts by reason and the first failed utterances with their messages, on stderr."""
+    summary = outcome.summary
+    reasons = ", ".join(f"{r}={n}" for r, n in summary["failures_by_reason"].items())
+    print(f"{label}: {summary['n_failed']} of {summary['n_expected']} utterances failed ({reasons}); "
+          f"records in {outcome.out_dir}", file=sys.stderr)
+    for fail in outcome.failures:
+        print(f"  {fail['utt_id']} [{fail['error']}]: {fail['error_message']}", file=sys.stderr)
+    if summary["n_failed"] > len(outcome.failures):
+        print(f"  ... and {summary['n_failed'] - len(outcome.failures)} more", file=sys.stderr)
+
+
 def main(args: argparse.Namespace) -> int:
+    """Run every requested prompt. Exit status: 0 when every utterance of this process's share has
+    a successful record, :data:`EXIT_SOME_FAILED` when some failed (all records are still written)."""
     cfg = load_config(args.config, output_root=args.output_root)
     prompt_ids = args.prompts or list(cfg.prompts["ids"])
     _check_run_arguments(args.limit, args.too_long)  # fail early, before the model loads
@@ -568,12 +632,19 @@ def main(args: argparse.Namespace) -> int:
     for pid in prompt_ids:
         get_prompt(cfg.resolve(cfg.prompts["file"]), pid)
     backend = _load_backend(cfg, _distributed_state(cfg.model))
-    for pid in prompt_ids:
-        run_inference(cfg, pid, limit=args.limit, shard=args.shard, method=args.method, backend=backend,
-                      manifest=manifest, too_long=args.too_long)
+    outcomes = {pid: run_prompt(cfg, pid, limit=args.limit, shard=args.shard, method=args.method, backend=backend,
+                                manifest=manifest, too_long=args.too_long, retry_failed=args.retry_failed)
+                for pid in prompt_ids}
+    failed = {pid: o for pid, o in outcomes.items() if o.summary["n_failed"]}
+    for pid, outcome in failed.items():
+        _report_failures(f"{METHOD_DIRS[args.method]} {pid}", outcome)
+    if failed:
+        print(f"exit status {EXIT_SOME_FAILED}: some utterances failed (see above). Fix their audio, then "
+              "rerun with --retry-failed to recompute only those.", file=sys.stderr)
+        return EXIT_SOME_FAILED
     return 0
 
 
-__all__ = ["EXTRA_COLUMNS", "METHODS", "RECORD_COLUMNS", "add_arguments", "generate_batch", "likelihood_batch",
-           "load_records", "main", "package_versions", "parse_shard", "read_run_manifest", "run_inference",
-           "summarize_parts", "token_ids_for"]
+__all__ = ["EXIT_SOME_FAILED", "EXTRA_COLUMNS", "METHODS", "RECORD_COLUMNS", "RunOutcome", "add_arguments",
+           "failure_examples", "generate_batch", "likelihood_batch", "load_records", "main", "package_versions",
+           "parse_shard", "read_run_manifest", "run_inference", "run_prompt", "summarize_parts", "token_ids_for"]
