@@ -55,7 +55,7 @@ def _table(cfg, name):
     path = cfg.figures_dir / f"{name}.csv"
     for ext in ("csv", "md", "tex"):
         assert (cfg.figures_dir / f"{name}.{ext}").stat().st_size > 0, (name, ext)
-    return pd.read_csv(path).set_index("method")
+    return pd.read_csv(path, comment="#").set_index("method")  # a demo table starts with "# PIPELINE CHECK ..."
 
 
 @pytest.mark.notebooks
@@ -109,7 +109,8 @@ def test_run_readme_banner_figures_and_reports(demo_run):
     for name in ("figure3_token_subset.png", "reliability_token.png", "class_scatter_token.png",
                  "ground_truth_entropy.png", "table1.csv"):
         assert name in readme and (demo_run.figures_dir / name).exists(), name
-    invalid = pd.read_csv(demo_run.run_dir / "reports" / "invalid_text__ambiguous.csv").set_index("reason")
+    invalid = pd.read_csv(demo_run.run_dir / "reports" / "invalid_text__ambiguous.csv",
+                          comment="#").set_index("reason")
     assert invalid.loc["total", "count"] == CI_LIMIT
     assert 0 <= invalid.loc["total_invalid", "count"] <= CI_LIMIT
 
@@ -153,3 +154,17 @@ def test_table1_token_row_uses_the_configured_normalisation(demo_run, tmp_path):
         assert t1.loc[method, "n"] == expected["n"] and t1.loc[method, "n_invalid"] == expected["n_invalid"]
         assert np.allclose(t1.loc[method, ["kl", "bd", "r2"]].astype(float),
                            [expected["kl"], expected["bd"], expected["r2"]], equal_nan=True)
+
+
+@pytest.mark.notebooks
+def test_every_table_and_figure_of_the_demo_says_pipeline_check(demo_run):
+    from PIL import Image
+
+    files = sorted(p for p in demo_run.figures_dir.iterdir() if p.suffix in (".csv", ".md", ".tex", ".png", ".pdf"))
+    files += sorted((demo_run.run_dir / "reports").glob("*.csv"))
+    assert len(files) >= 20
+    for path in files:
+        if path.suffix == ".png":
+            assert "PIPELINE CHECK" in Image.open(path).text.get("Description", ""), path.name
+        else:
+            assert b"PIPELINE CHECK" in path.read_bytes(), path.name

@@ -11,6 +11,7 @@ import pytest
 
 from emologits import metrics as M
 from emologits.report import figures, paper, readme, tables
+from emologits.report.stamp import PIPELINE_CHECK_STAMP, pipeline_check_stamp
 
 PAPER_LINES = [  # Tables 1-3 as printed in the paper (shared/paper.txt)
     ("Zero-Shot [15]", None, 0.51, 0.51), ("Text", 2.05, 0.51, 0.34), ("Token-level", 0.99, 0.47, 0.38),
@@ -128,6 +129,81 @@ def test_write_table_csv_markdown_latex(tmp_path):
     assert not list((tmp_path / "figs").glob(".*"))  # no temp files left
 
 
+def test_write_table_stamp_in_every_file_and_csv_reads_back(tmp_path):
+    """A pipeline-check table says so in all three files; the CSV still reads back with comment="#"."""
+    df = tables.table1(_result(kl=1.234), _result(), extra={"rows #2 & 50%": _result()})
+    plain = tables.write_table(df, tmp_path / "plain", "table1", caption="Table 1: Performance for ambiguous SER")
+    stamped = tables.write_table(df, tmp_path / "demo", "table1", caption="Table 1: Performance for ambiguous SER",
+                                 stamp=PIPELINE_CHECK_STAMP)
+    for path in plain:
+        assert "PIPELINE CHECK" not in path.read_text(), path.name
+    csv_text, md, tex = (p.read_text() for p in stamped)
+    assert csv_text.splitlines()[0] == "# " + PIPELINE_CHECK_STAMP
+    assert "synthetic corpus" in csv_text.splitlines()[0] and "not the paper's" in csv_text.splitlines()[0]
+    assert md.startswith("**Table 1: Performance for ambiguous SER**\n\n_PIPELINE CHECK: offline demo")
+    assert md.index("PIPELINE CHECK") < md.index("| Type |")
+    caption = next(line for line in tex.splitlines() if line.startswith(r"\caption{"))
+    assert "Table 1: Performance for ambiguous SER -- PIPELINE CHECK: offline demo" in caption
+    assert "synthetic corpus" in caption and tex.startswith("% PIPELINE CHECK")
+    back, back_plain = pd.read_csv(stamped[0], comment="#"), pd.read_csv(plain[0])
+    pd.testing.assert_frame_equal(back, back_plain)
+    assert list(back.columns) == list(df.columns) and back.loc[3, "method"] == "rows #2 & 50%"
+    assert back.loc[1, "kl"] == 1.234 and back.loc[0, "bd_paper"] == 0.51
+
+
+def test_write_table_without_caption_still_carries_the_stamp(tmp_path):
+    _, md, tex = tables.write_table(tables.table2(_result(), None), tmp_path, "t2", stamp=PIPELINE_CHECK_STAMP)
+    assert md.read_text().startswith("_PIPELINE CHECK")
+    assert r"\caption{PIPELINE CHECK: offline demo" in tex.read_text()
+
+
+def test_write_csv_stamp_line(tmp_path):
+    report = pd.DataFrame({"reason": ["no_percentages", "total"], "count": [2, 24]})
+    path = tables.write_csv(report, tmp_path / "r.csv", stamp=PIPELINE_CHECK_STAMP)
+    assert path.read_text().startswith("# PIPELINE CHECK")
+    pd.testing.assert_frame_equal(pd.read_csv(path, comment="#"), report)
+    assert not tables.write_csv(report, tmp_path / "p.csv").read_text().startswith("#")
+
+
+def test_pipeline_check_stamp_follows_the_config():
+    from emologits.config import config_from_dict
+    from conftest import PROJECT_ROOT
+
+    demo = config_from_dict({"run": "d", "pipeline_check": True, "model": {"backend": "qwen2-audio"}})
+    real = config_from_dict({"run": "r", "pipeline_check": False, "model": {"backend": "qwen2-audio"}})
+    tiny = config_from_dict({"run": "t", "pipeline_check": False, "model": {"backend": "tiny-demo"}})
+    assert pipeline_check_stamp(demo) == PIPELINE_CHECK_STAMP == pipeline_check_stamp(tiny)
+    assert pipeline_check_stamp(real) is None
+    from emologits.config import load_config
+    assert pipeline_check_stamp(load_config(PROJECT_ROOT / "configs" / "demo.yaml")) == PIPELINE_CHECK_STAMP
+
+
+_WRITERS = {"write_table", "write_csv", "save_figure", "figure3", "reliability_diagram", "class_scatter",
+            "entropy_histogram"}
+
+
+def test_notebooks_pass_the_stamp_to_every_table_and_figure_writer():
+    """Every notebook call that writes a table or figure passes ``stamp=``; none writes one another way."""
+    import ast
+    import json
+
+    from conftest import PROJECT_ROOT
+
+    checked = 0
+    for nb_path in sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb")):
+        cells = [c for c in json.loads(nb_path.read_text())["cells"] if c["cell_type"] == "code"]
+        for cell in cells:
+            for node in ast.walk(ast.parse("".join(cell["source"]))):
+                if not isinstance(node, ast.Call):
+                    continue
+                name = getattr(node.func, "attr", getattr(node.func, "id", None))
+                assert name not in ("to_csv", "savefig", "to_latex", "to_markdown"), (nb_path.name, name)
+                if name in _WRITERS:
+                    checked += 1
+                    assert "stamp" in {k.arg for k in node.keywords}, (nb_path.name, ast.unparse(node))
+    assert checked >= 9  # tables 1-3, figure 3 numbers, invalid report, four figures
+
+
 def test_display_table_merges_ci_and_paper():
     d = tables.display_table(tables.table2(_result(kl=0.5), None))
     assert list(d.columns) == ["Type", "Method", "KL ↓", "KL ↓ (paper)", "BD ↓", "BD ↓ (paper)", "R² ↑",
@@ -164,6 +240,54 @@ def test_figures_written_as_png_and_pdf(tmp_path, arrays):
     _check_written(figures.entropy_histogram(truth, tmp_path), "gt_entropy")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         f"{s}.{e}" for s in ("figure3_token_subset", "reliability", "scatter", "gt_entropy") for e in ("png", "pdf"))
+
+
+def _pdf_text(path) -> str:
+    """The PDF's bytes as text, with its UTF-16 hex strings decoded and literal-string escapes undone
+    (so a check does not depend on how the writer encoded the metadata)."""
+    text = path.read_bytes().decode("latin-1")
+    decoded = [bytes.fromhex(h).decode("utf-16") for h in re.findall(r"<(FEFF[0-9A-Fa-f]+)>", text)]
+    return (text + "\n".join(decoded)).replace("\\(", "(").replace("\\)", ")")
+
+
+def _draw_all(out, arrays, **kw):
+    truth, pred = arrays
+    res = M.evaluate_distributions(truth, pred, n_boot=20)
+    return [figures.figure3(res, res, out, **kw), figures.reliability_diagram(truth, pred, out, **kw),
+            figures.class_scatter(truth, pred, out, **kw), figures.entropy_histogram(truth, out, **kw),
+            figures.class_scatter(truth[:0], pred[:0], out, name="empty", **kw)]
+
+
+def test_stamped_figures_show_the_stamp_and_carry_it_in_their_metadata(tmp_path, arrays, monkeypatch):
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    shown = []
+    real_savefig = Figure.savefig
+
+    def spy(fig, *args, **kwargs):
+        shown.append([t.get_text() for t in fig.texts if t.get_visible() and (t.get_alpha() or 1) > 0])
+        return real_savefig(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    stamped = _draw_all(tmp_path / "demo", arrays, stamp=PIPELINE_CHECK_STAMP)
+    n_stamped = len(shown)
+    plain = _draw_all(tmp_path / "real", arrays)
+    assert n_stamped == 10 and len(shown) == 20  # PNG + PDF per figure
+    for texts in shown[:n_stamped]:
+        joined = " ".join(" ".join(texts).split())
+        assert "PIPELINE CHECK" in texts and PIPELINE_CHECK_STAMP in joined  # the words and the reason
+    for texts in shown[n_stamped:]:
+        assert not any("PIPELINE CHECK" in t for t in texts)
+    for (png, pdf), (plain_png, plain_pdf) in zip(stamped, plain):
+        assert Image.open(png).text["Description"] == PIPELINE_CHECK_STAMP
+        assert Image.open(png).text["Comment"] == PIPELINE_CHECK_STAMP
+        assert PIPELINE_CHECK_STAMP in _pdf_text(pdf)
+        assert "PIPELINE CHECK" not in " ".join(Image.open(plain_png).text.values())
+        assert "PIPELINE CHECK" not in _pdf_text(plain_pdf)
+        assert Image.open(png).size[1] > Image.open(plain_png).size[1]  # the sentence is drawn above the plot
+    for png, _ in stamped[:4]:
+        _check_written((png, png.with_suffix(".pdf")), png.stem)  # still one paper column wide
 
 
 def test_entropy_histogram_accepts_a_manifest(tmp_path, arrays):

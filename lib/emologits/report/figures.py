@@ -11,12 +11,19 @@ Every function writes ``<out_dir>/<name>.png`` and ``<name>.pdf`` atomically and
 * :func:`class_scatter` -- predicted vs true probability, one panel per class.
 * :func:`entropy_histogram` -- entropy (bits) of the ground-truth distributions (data prep).
 
+Every function takes ``stamp=`` (a pipeline-check run: :func:`emologits.report.stamp.pipeline_check_stamp`):
+the figure then shows it (a translucent diagonal "PIPELINE CHECK" over the plot and the full
+sentence above it) and both files carry it in their metadata (PNG text chunks ``Description`` and
+``Comment``, PDF ``Subject`` and ``Keywords``), so a script can check a file without looking at it.
+All of this happens in :func:`save_figure`.
+
 Figures use the non-interactive Agg canvas (no display needed) and close after saving.
 """
 from __future__ import annotations
 
 import functools
 import os
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -61,15 +68,46 @@ def _new_figure(height: float, width: float = COLUMN_WIDTH) -> Figure:
     return fig
 
 
-def save_figure(fig: Figure, out_dir: str | os.PathLike, name: str) -> list[Path]:
-    """Save ``fig`` as ``<name>.png`` (300 dpi) and ``<name>.pdf`` under ``out_dir`` atomically."""
+#: Colour of the pipeline-check stamp.
+STAMP_COLOR = "#B00020"
+#: The stamp's short form, drawn large and translucent across the figure.
+STAMP_WORDS = "PIPELINE CHECK"
+
+
+def _draw_stamp(fig: Figure, stamp: str) -> None:
+    """Draw ``stamp`` on ``fig``: :data:`STAMP_WORDS` large, diagonal and translucent across it
+    (sized to stay inside the figure), and the full sentence in small type above everything (on
+    top, not below: a figure legend anchored at the bottom would move onto it)."""
+    width, height = fig.get_size_inches()
+    fig.text(0.5, 0.5, STAMP_WORDS, rotation=20, ha="center", va="center", color=STAMP_COLOR, alpha=0.15,
+             fontsize=min(20.0, 7.0 * width, 14.0 * height), fontweight="bold", zorder=10)
+    fig.draw_without_rendering()  # run the layout, then put the sentence above the drawn area
+    top = fig.get_tightbbox().y1 / height  # inches -> figure fraction
+    fig.text(0.5, top + 0.03 / height, textwrap.fill(" ".join(stamp.split()), 64), ha="center", va="bottom",
+             fontsize=5, color=STAMP_COLOR)
+
+
+def _metadata(ext: str, stamp: str | None) -> dict[str, str] | None:
+    if not stamp:
+        return None
+    if ext == "png":
+        return {"Description": stamp, "Comment": stamp}
+    return {"Subject": stamp, "Keywords": STAMP_WORDS}
+
+
+def save_figure(fig: Figure, out_dir: str | os.PathLike, name: str, *, stamp: str | None = None) -> list[Path]:
+    """Save ``fig`` as ``<name>.png`` (300 dpi) and ``<name>.pdf`` under ``out_dir`` atomically.
+    ``stamp``: draw it on the figure and write it into both files' metadata (see the module doc)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if stamp:
+        _draw_stamp(fig, stamp)
     paths = []
     for ext in ("png", "pdf"):
         path = out / f"{name}.{ext}"
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=ext, dpi=DPI, bbox_inches="tight", pad_inches=0.02)
+            fig.savefig(tmp, format=ext, dpi=DPI, bbox_inches="tight", pad_inches=0.02,
+                        metadata=_metadata(ext, stamp))
         paths.append(path)
     return paths
 
@@ -81,6 +119,8 @@ def figure3(
     out_dir: str | os.PathLike,
     name: str = "figure3_token_subset",
     metrics: Sequence[str] = ("kl", "bd", "r2"),
+    *,
+    stamp: str | None = None,
 ) -> list[Path]:
     """Figure 3: one panel per metric, two bars (all generated tokens / emotion-word tokens only)
     with 95 % bootstrap CI error bars and the value printed above each bar."""
@@ -104,14 +144,15 @@ def figure3(
         ax.set_ylim(min([0.0, *lows]), top * 1.2 if top > 0 else 1)
     handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
-    return save_figure(fig, out_dir, name)
+    return save_figure(fig, out_dir, name, stamp=stamp)
 
 
-def _no_data_figure(out_dir: str | os.PathLike, name: str, message: str) -> list[Path]:
+def _no_data_figure(out_dir: str | os.PathLike, name: str, message: str, *,
+                    stamp: str | None = None) -> list[Path]:
     """A figure that says why it is empty (e.g. eq. 2 invalid for every utterance), not a crash."""
     fig = _new_figure(1.2)
     fig.text(0.5, 0.5, message, ha="center", va="center")
-    return save_figure(fig, out_dir, name)
+    return save_figure(fig, out_dir, name, stamp=stamp)
 
 
 @_styled
@@ -122,12 +163,14 @@ def reliability_diagram(
     name: str = "reliability",
     n_bins: int = 10,
     title: str | None = None,
+    *,
+    stamp: str | None = None,
 ) -> list[Path]:
     """Reliability diagram: x = predicted probability (bin mean), y = mean ground-truth
     probability of the same class in that bin; pooled (black, marker size ~ count) and per class
     (thin coloured lines); the diagonal is perfect calibration."""
     if len(pred) == 0:
-        return _no_data_figure(out_dir, name, "no valid predictions to plot")
+        return _no_data_figure(out_dir, name, "no valid predictions to plot", stamp=stamp)
     bins = reliability_bins(truth, pred, n_bins)
     fig = _new_figure(2.9)
     ax = fig.subplots()
@@ -147,7 +190,7 @@ def reliability_diagram(
     if title:
         ax.set_title(title)
     ax.legend(loc="upper left", frameon=False, handlelength=1.5)
-    return save_figure(fig, out_dir, name)
+    return save_figure(fig, out_dir, name, stamp=stamp)
 
 
 @_styled
@@ -158,12 +201,14 @@ def class_scatter(
     name: str = "class_scatter",
     seed: int = 0,
     title: str | None = None,
+    *,
+    stamp: str | None = None,
 ) -> list[Path]:
     """Predicted vs true probability of each class (2 x 2 panels). The true probabilities of
     IEMOCAP take few values (0, 1/3, 2/3, 1), so points get a small horizontal jitter
     (deterministic by ``seed``); a marker shows the mean prediction per distinct true value."""
     if len(pred) == 0:
-        return _no_data_figure(out_dir, name, "no valid predictions to plot")
+        return _no_data_figure(out_dir, name, "no valid predictions to plot", stamp=stamp)
     t = np.asarray(truth, dtype=np.float64)
     p = np.asarray(pred, dtype=np.float64)
     rng = np.random.default_rng(seed)
@@ -189,7 +234,7 @@ def class_scatter(
         ax.set_ylabel("predicted probability")
     if title:
         fig.suptitle(title)
-    return save_figure(fig, out_dir, name)
+    return save_figure(fig, out_dir, name, stamp=stamp)
 
 
 @_styled
@@ -198,6 +243,8 @@ def entropy_histogram(
     out_dir: str | os.PathLike,
     name: str = "gt_entropy",
     title: str | None = None,
+    *,
+    stamp: str | None = None,
 ) -> list[Path]:
     """Histogram of ground-truth entropy in bits (0 = all raters agree; 2 = uniform over 4).
     With few distinct values (3 raters) each value gets its own labelled bar."""
@@ -216,4 +263,4 @@ def entropy_histogram(
     ax.set_xlabel("ground-truth entropy (bits)")
     ax.set_ylabel("utterances")
     ax.set_title(title or f"Ambiguity of the ground truth (n = {len(h)})")
-    return save_figure(fig, out_dir, name)
+    return save_figure(fig, out_dir, name, stamp=stamp)

@@ -16,10 +16,15 @@ softmax normalisation), typed ``"Extra"``. A missing result (``None``) gives an 
 Columns (numeric, CSV-friendly): ``type, method``, then per metric ``<m>, <m>_ci_low, <m>_ci_high,
 <m>_paper`` (``_paper`` only where the paper reports it), then ``n, n_invalid``.
 :func:`display_table` turns one into strings ("0.99 [0.95, 1.03]") for notebooks and Markdown;
-:func:`write_table` writes ``<name>.csv``, ``<name>.md`` and ``<name>.tex`` (booktabs).
+:func:`write_table` writes ``<name>.csv``, ``<name>.md`` and ``<name>.tex`` (booktabs), and
+:func:`write_csv` any other table file of a run. With ``stamp=`` (a pipeline-check run, see
+:mod:`emologits.report.stamp`) every file carries it: the CSV as a leading ``# ...`` comment line
+(read it back with ``pd.read_csv(path, comment="#")``; text cells are quoted, so a ``#`` inside
+one is kept), Markdown and LaTeX as a caption line.
 """
 from __future__ import annotations
 
+import csv
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -209,9 +214,13 @@ def _tex_escape(s: str) -> str:
     return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in s)
 
 
-def to_latex(df: pd.DataFrame, digits: int = 2, caption: str | None = None, label: str | None = None) -> str:
+def to_latex(
+    df: pd.DataFrame, digits: int = 2, caption: str | None = None, label: str | None = None,
+    *, stamp: str | None = None,
+) -> str:
     """Booktabs ``tabular`` (``\\toprule``/``\\midrule``/``\\bottomrule``; needs
-    ``\\usepackage{booktabs}``), wrapped in a ``table`` float when ``caption`` is given."""
+    ``\\usepackage{booktabs}``), wrapped in a ``table`` float when ``caption`` or ``stamp`` is
+    given. ``stamp`` ends the caption and heads the file as a ``%`` comment line."""
     d = display_table(df, latex=True, digits=digits)
     cols = list(d.columns)
     spec = "".join("l" if c in ("Type", "Method") else "r" for c in cols)
@@ -228,24 +237,44 @@ def to_latex(df: pd.DataFrame, digits: int = 2, caption: str | None = None, labe
             prev_type = t
         body.append(" & ".join(cells) + r" \\")
     body += [r"\bottomrule", r"\end{tabular}"]
+    if stamp:
+        stamp = _one_line(stamp)
+        caption = f"{caption} -- {stamp}" if caption else stamp
     if caption is None:
         return "\n".join(body) + "\n"
-    head = [r"\begin{table}[t]", r"\centering", r"\caption{" + _tex_escape(caption) + "}"]
+    head = [f"% {stamp}"] if stamp else []
+    head += [r"\begin{table}[t]", r"\centering", r"\caption{" + _tex_escape(caption) + "}"]
     if label:
         head.append(r"\label{" + label + "}")
     return "\n".join(head + [r"\resizebox{\columnwidth}{!}{%"] + body + ["}", r"\end{table}"]) + "\n"
 
 
+def _one_line(stamp: str) -> str:
+    return " ".join(str(stamp).split())
+
+
+def write_csv(df: pd.DataFrame, path: str | os.PathLike, *, stamp: str | None = None) -> Path:
+    """Write ``df`` as CSV (no index, text cells quoted) atomically; with ``stamp`` the first line
+    is ``# <stamp>``: read it back with ``pd.read_csv(path, comment="#")``."""
+    path = Path(path)
+    head = f"# {_one_line(stamp)}\n" if stamp else ""
+    write_text_atomic(path, head + df.to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC))
+    return path
 
 
 def write_table(
-    df: pd.DataFrame, out_dir: str | os.PathLike, name: str, *, caption: str | None = None, digits: int = 2
+    df: pd.DataFrame, out_dir: str | os.PathLike, name: str, *, caption: str | None = None, digits: int = 2,
+    stamp: str | None = None,
 ) -> list[Path]:
     """Write ``<name>.csv`` (numeric, full precision), ``<name>.md`` and ``<name>.tex`` (booktabs)
-    under ``out_dir`` atomically; return the three paths (csv, md, tex)."""
+    under ``out_dir`` atomically; return the three paths (csv, md, tex). ``stamp`` (a
+    pipeline-check run: :func:`emologits.report.stamp.pipeline_check_stamp`) goes into all three:
+    a ``#`` comment line of the CSV, a caption line of the Markdown and the LaTeX caption."""
     out = Path(out_dir)
     paths = [out / f"{name}.csv", out / f"{name}.md", out / f"{name}.tex"]
-    write_text_atomic(paths[0], df.to_csv(index=False))
-    write_text_atomic(paths[1], (f"**{caption}**\n\n" if caption else "") + to_markdown(df, digits))
-    write_text_atomic(paths[2], to_latex(df, digits, caption=caption, label=f"tab:{name}" if caption else None))
+    write_csv(df, paths[0], stamp=stamp)
+    md_head = (f"**{caption}**\n\n" if caption else "") + (f"_{_one_line(stamp)}_\n\n" if stamp else "")
+    write_text_atomic(paths[1], md_head + to_markdown(df, digits))
+    write_text_atomic(paths[2], to_latex(df, digits, caption=caption, label=f"tab:{name}" if caption else None,
+                                         stamp=stamp))
     return paths
