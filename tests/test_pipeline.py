@@ -59,13 +59,15 @@ def test_subset_is_deterministic_and_ordered():
 
 
 def test_check_config_catches_evaluation_and_prompt_mistakes_before_inference():
-    cfg = load_config(CONFIGS / "demo.yaml", overrides={
-        "evaluation": {"kl": "kld", "ties": "random", "bootstrap": "many", "token_normalize": "l1"},
-        "prompts": {"ids": ["ambiguous", "singel"]}})
+    with pytest.raises(ConfigError) as err:  # evaluation values: refused when the config loads
+        load_config(CONFIGS / "demo.yaml", overrides={
+            "evaluation": {"kl": "kld", "ties": "random", "bootstrap": "many", "token_normalize": "l1"}})
+    for expected in ("evaluation.kl: must be 'paper' or 'textbook'", "evaluation.ties: must be 'paper' or",
+                     "evaluation.bootstrap: must be a valid integer", "evaluation.token_normalize: must be"):
+        assert expected in str(err.value), expected
+    cfg = load_config(CONFIGS / "demo.yaml", overrides={"prompts": {"ids": ["ambiguous", "singel"]}})
     problems = "\n".join(check_config(cfg))
-    for expected in ("evaluation.kl must be one of", "evaluation.ties must be one of",
-                     "evaluation.bootstrap must be an integer", "evaluation.token_normalize must be one of",
-                     "'singel', which", "must include ['ambiguous', 'single']"):
+    for expected in ("'singel', which", "must include ['ambiguous', 'single']"):
         assert expected in problems, expected
 
 

@@ -2,6 +2,8 @@
 naive full-sequence forward."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -90,9 +92,10 @@ def test_generation_stopping_at_eos_is_cut_per_row(tiny_lm):
     inputs = _batch()
     gen, _, _ = _reference(tiny_lm, inputs, settings)
     eos = int(gen[1, 2])
-    settings = GenerationSettings.from_config({"max_new_tokens": 10, "eos_token_id": eos})
-    gen2, raw2, _ = _reference(tiny_lm, inputs, settings)
-    records = generate_with_capture(tiny_lm, inputs, TRACKED, settings, eos_token_ids=[eos], decode=str)
+    lm = copy.deepcopy(tiny_lm)  # a checkpoint whose generation config stops at `eos`
+    lm.generation_config.eos_token_id = eos
+    gen2, raw2, _ = _reference(lm, inputs, settings)
+    records = generate_with_capture(lm, inputs, TRACKED, settings, eos_token_ids=[eos], decode=str)
     for row, rec in enumerate(records):
         ids = gen2[row].tolist()
         length = ids.index(eos) + 1 if eos in ids else len(ids)

@@ -134,7 +134,7 @@ def test_missing_checkpoint_is_a_config_error(tmp_path):
 
 def test_a_seed_in_model_options_points_to_generation_seed(tmp_path):
     from emologits.errors import ConfigError
-    with pytest.raises(ConfigError, match=r"unknown keys \['seed'\].*use generation\.seed"):
+    with pytest.raises(ConfigError, match=r"model\.options\.seed: unknown key: .*use generation\.seed"):
         load_backend({"backend": "qwen2-audio", "name_or_path": str(tmp_path), "device": "cpu",
                       "options": {"seed": 0}})
 

@@ -155,7 +155,7 @@ def test_stamp_mismatch_retrains(quick_model, monkeypatch):
 
 
 def test_unknown_option_is_a_config_error():
-    with pytest.raises(ConfigError, match="unknown keys"):
+    with pytest.raises(ConfigError, match=r"model\.options\.stepz: unknown key \(did you mean 'steps'\?\)"):
         td.TinyDemoSettings.from_options({"stepz": 3})
 
 

@@ -6,32 +6,111 @@ folder holding the file (or the file's own folder when it is elsewhere).
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import Field, field_validator
 
+from emologits.data import DATASET_OPTIONS, DATASETS
 from emologits.errors import ConfigError
+from emologits.metrics import KL_CONVENTIONS, R2_CONVENTIONS, TIE_CONVENTIONS
+from emologits.schema import Loc, StrictModel, format_problems, validate
+from emologits.sfm.base import GenerationSettings, check_options
 
-#: Defaults for every section; a config overrides what it names. ``data.selection: None`` means the
-#: data set's own default rule (IEMOCAP/synthetic: aer-llm; CREMA-D: drop-other).
-DEFAULTS: dict[str, Any] = {
-    "run": None,
-    "pipeline_check": False,
-    "data": {"dataset": None, "root": None, "selection": None, "limit": None, "options": {}},
-    "model": {
-        "backend": None, "name_or_path": None, "revision": None, "dtype": "auto",
-        "device": "auto", "batch_size": 8, "options": {},
-    },
-    "generation": {"preset": "greedy"},
-    "prompts": {"file": "prompts/prompts.yaml", "ids": ["ambiguous", "single"]},
-    # token_normalize: the eq. 2 variant used for the "Token-level" rows and Figure 3 ("ratio" =
-    # z / sum z as printed; "softmax"); the other one is always reported beside it.
-    "evaluation": {"kl": "paper", "r2": "paper", "ties": "paper", "bootstrap": 1000, "seed": 0,
-                   "token_normalize": "ratio"},
-}
-SECTIONS = tuple(k for k, v in DEFAULTS.items() if isinstance(v, dict))
+#: ``model.dtype`` values (sfm/device.py maps them to torch dtypes; ``auto``: per back-end and device).
+DTYPES: tuple[str, ...] = ("auto", "float32", "float16", "bfloat16")
+#: eq. 2 variants for the token-level rows (``ratio``: z / sum z as printed; ``softmax``).
+TOKEN_NORMALIZATIONS: tuple[str, ...] = ("ratio", "softmax")
+
+
+class DataSection(StrictModel):
+    """``data``: which corpus, where, which subset (paper sec. 4.1)."""
+
+    dataset: Literal[DATASETS] | None = None  # type: ignore[valid-type]
+    root: str | None = None
+    #: The subset rule; None: the data set's default (IEMOCAP/synthetic: aer-llm; CREMA-D: drop-other).
+    selection: str | None = None
+    #: A deterministic subset of N utterances (None: all).
+    limit: Annotated[int, Field(ge=1)] | None = None
+    #: Per data set (``emologits.data.DATASET_OPTIONS``); checked against ``dataset``'s schema.
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelSection(StrictModel):
+    """``model``: the speech foundation model and how to run it (sec. 3.2)."""
+
+    #: A registered back-end (``emologits.sfm.BACKENDS``) or ``package.module:Class``.
+    backend: str | None = None
+    name_or_path: str | None = None
+    revision: str | None = None
+    dtype: Literal[DTYPES] = "auto"  # type: ignore[valid-type]
+    device: str = "auto"
+    batch_size: Annotated[int, Field(ge=1)] = 8
+    #: Per back-end (its ``options_model``); checked against ``backend``'s schema.
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        head, colon, index = value.partition(":")
+        if value in ("auto", "cpu", "mps") or (head == "cuda" and (not colon or index.isdigit())):
+            return value
+        raise ValueError("must be auto, cpu, mps, cuda or cuda:<index>")
+
+
+class PromptsSection(StrictModel):
+    """``prompts``: the prompt file and the prompts to run (sec. 3.3)."""
+
+    file: str = "prompts/prompts.yaml"
+    ids: Annotated[list[str], Field(min_length=1)] = Field(default_factory=lambda: ["ambiguous", "single"])
+
+
+class EvaluationSection(StrictModel):
+    """``evaluation``: metric conventions (sec. 4.3) and the bootstrap."""
+
+    kl: Literal[KL_CONVENTIONS] = "paper"  # type: ignore[valid-type]
+    r2: Literal[R2_CONVENTIONS] = "paper"  # type: ignore[valid-type]
+    ties: Literal[TIE_CONVENTIONS] = "paper"  # type: ignore[valid-type]
+    bootstrap: Annotated[int, Field(ge=1)] = 1000
+    seed: Annotated[int, Field(ge=0)] = 0
+    #: The eq. 2 variant of the "Token-level" rows and Figure 3; the other is reported beside it.
+    token_normalize: Literal[TOKEN_NORMALIZATIONS] = "ratio"  # type: ignore[valid-type]
+
+
+class PipelineSection(StrictModel):
+    """``pipeline``: when a run counts as done."""
+
+    #: Largest fraction of failed utterances (per prompt) a run may have and still count as complete.
+    max_failed_fraction: Annotated[float, Field(ge=0, le=1)] = 0.05
+
+
+class ConfigSchema(StrictModel):
+    """A whole config file (docs/configuration.md lists every key)."""
+
+    #: The run name: ``runs/<run>/`` and ``figures/<run>/``.
+    run: str
+    #: True for the offline demo: its numbers are a pipeline check, not the paper's.
+    pipeline_check: bool = False
+    data: DataSection = Field(default_factory=DataSection)
+    model: ModelSection = Field(default_factory=ModelSection)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    prompts: PromptsSection = Field(default_factory=PromptsSection)
+    evaluation: EvaluationSection = Field(default_factory=EvaluationSection)
+    pipeline: PipelineSection = Field(default_factory=PipelineSection)
+
+    @field_validator("run")
+    @classmethod
+    def _run_name(cls, value: str) -> str:
+        if not value.strip() or value in (".", "..") or "/" in value or "\\" in value:
+            raise ValueError("must be a non-empty name usable as a folder name (no '/')")
+        return value
+
+
+#: The mapping sections of a config (``Config`` attributes holding plain dicts).
+SECTIONS: tuple[str, ...] = ("data", "model", "generation", "prompts", "evaluation", "pipeline")
 
 
 def _merge(base: dict, override: dict, where: str) -> dict:
@@ -46,9 +125,56 @@ def _merge(base: dict, override: dict, where: str) -> dict:
     return out
 
 
+def _selection_problem(dataset: str, selection: str) -> str | None:
+    if dataset == "cremad":
+        from emologits.data.cremad import CREMAD_RULES as rules
+    else:
+        from emologits.data.iemocap import SELECTION_RULES as rules
+    if selection in rules:
+        return None
+    return f"{selection!r} is not a {dataset} selection rule; choose from {list(rules)}"
+
+
+def _options_problems(raw: Mapping[str, Any], checked: ConfigSchema | None,
+                      sections: dict[str, dict[str, Any]]) -> list[tuple[Loc, str]]:
+    """``model.options`` against the back-end's schema, ``data.options`` against the data set's
+    (both filled with their defaults in ``sections``) and ``data.selection`` against the data set's
+    rules. Runs even when other sections failed, as long as ``model`` / ``data`` themselves are valid."""
+    from emologits.sfm import backend_problem
+
+    problems: list[tuple[Loc, str]] = []
+    model = checked.model if checked else validate(ModelSection, raw.get("model"))[0]
+    if model is not None and model.backend is None and model.options:
+        problems.append((("model", "options"), "set model.backend: the options belong to a back-end"))
+    elif model is not None and model.backend is not None:
+        cls, problem = backend_problem(model.backend)
+        if problem:
+            problems.append((("model", "backend"), problem))
+        else:
+            value, found = check_options(cls.options_model, model.options)
+            problems += found
+            if value is not None:
+                sections.setdefault("model", {})["options"] = value
+    data = checked.data if checked else validate(DataSection, raw.get("data"))[0]
+    if data is None or data.dataset is None:
+        if data is not None and data.options:
+            problems.append((("data", "options"), "set data.dataset: the options belong to a data set"))
+        return problems
+    value, found = validate(DATASET_OPTIONS[data.dataset], data.options, ("data", "options"))
+    problems += found
+    if value is not None:
+        sections.setdefault("data", {})["options"] = value.model_dump()
+    if data.selection is not None:
+        problem = _selection_problem(data.dataset, data.selection)
+        if problem:
+            problems.append((("data", "selection"), problem))
+    return problems
+
+
 @dataclass
 class Config:
-    """A loaded run configuration (all sections merged with DEFAULTS)."""
+    """A loaded run configuration: every section validated (:class:`ConfigSchema`) and filled with
+    its defaults, as plain dicts."""
 
     path: Path | None
     project_root: Path
@@ -59,6 +185,7 @@ class Config:
     generation: dict[str, Any] = field(default_factory=dict)
     prompts: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
+    pipeline: dict[str, Any] = field(default_factory=dict)
     #: Where ``runs/`` and ``figures/`` go (default: the project root); CI points it at a temp dir.
     output_root: Path | None = None
 
@@ -86,26 +213,37 @@ class Config:
 
 
 def config_from_dict(raw: dict[str, Any], *, path: Path | None = None,
-                     project_root: Path | None = None) -> Config:
-    """Validate and merge a raw mapping with DEFAULTS."""
+                     project_root: Path | None = None,
+                     overrides: Mapping[str, Any] | None = None) -> Config:
+    """Validate ``raw`` against :class:`ConfigSchema` (and each ``options`` against its back-end's /
+    data set's schema) and fill every default. One ConfigError lists every problem, each as
+    ``<file>: <dotted.path>: <problem>``; ``overrides`` (already merged into ``raw``) only decides
+    which problems are labelled ``<file> (overrides)``."""
     where = str(path) if path else "<config>"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: top level must be a mapping")
-    unknown = sorted(set(raw) - set(DEFAULTS))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(DEFAULTS)}")
-    merged = _merge(DEFAULTS, raw, where)
-    if not merged["run"]:
-        raise ConfigError(f"{where}: 'run' (the run name, used for runs/<run>/) is required")
+
+    def source(loc: Loc) -> str:
+        node: Any = overrides
+        for key in loc:
+            if not isinstance(node, Mapping) or key not in node:
+                return where
+            node = node[key]
+        return f"{where} (overrides)" if overrides else where
+
+    checked, problems = validate(ConfigSchema, raw)
+    sections = {s: getattr(checked, s).model_dump() for s in SECTIONS} if checked else {}
+    problems += _options_problems(raw, checked, sections)
+    if problems:
+        raise ConfigError(format_problems(problems, source))
     if project_root is None:
         if path is not None:
             parent = path.resolve().parent
             project_root = parent.parent if parent.name == "configs" else parent
         else:
             project_root = Path.cwd()
-    return Config(path=path, project_root=project_root, run=str(merged["run"]),
-                  pipeline_check=bool(merged["pipeline_check"]),
-                  **{s: merged[s] for s in SECTIONS})
+    return Config(path=path, project_root=project_root, run=checked.run,
+                  pipeline_check=checked.pipeline_check, **sections)
 
 
 def read_yaml(path: str | Path, what: str) -> Any:
@@ -125,9 +263,11 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None,
     ``output_root`` relocates ``runs/`` and ``figures/`` (default: the project root)."""
     path = Path(path)
     raw = read_yaml(path, "config")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
     if overrides:
         raw = _merge(raw, overrides, f"{path} (overrides)")
-    cfg = config_from_dict(raw, path=path)
+    cfg = config_from_dict(raw, path=path, overrides=overrides)
     if output_root is not None:
         cfg.output_root = Path(output_root).resolve()
     return cfg

@@ -74,21 +74,6 @@ def check_config(cfg: Config) -> list[str]:
             if missing:
                 problems.append(f"{where}: prompts.ids must include {list(PAPER_PROMPT_IDS)} (Tables 1-3 "
                                 f"compare them); missing {missing}")
-    problems += _evaluation_problems(cfg, where)
-    return problems
-
-
-def _evaluation_problems(cfg: Config, where: object) -> list[str]:
-    from emologits.metrics import KL_CONVENTIONS, R2_CONVENTIONS, TIE_CONVENTIONS
-
-    ev = cfg.evaluation
-    choices = {"kl": KL_CONVENTIONS, "r2": R2_CONVENTIONS, "ties": TIE_CONVENTIONS,
-               "token_normalize": ("ratio", "softmax")}
-    problems = [f"{where}: evaluation.{key} must be one of {list(allowed)}, got {ev.get(key)!r}"
-                for key, allowed in choices.items() if ev.get(key) not in allowed]
-    for key, low in (("bootstrap", 1), ("seed", 0)):
-        if isinstance(ev.get(key), bool) or not isinstance(ev.get(key), int) or ev[key] < low:
-            problems.append(f"{where}: evaluation.{key} must be an integer >= {low}, got {ev.get(key)!r}")
     return problems
 
 

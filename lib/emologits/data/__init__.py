@@ -9,20 +9,37 @@ single reading of the labels;
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
+from pydantic import Field
 
 from emologits.data.manifest import (
     ALL_COLUMNS, ANNOTATIONS_COLUMN, EXTRA_COLUMNS, MANIFEST_COLUMNS, majority_labels,
     read_manifest, validate_manifest, write_manifest,
 )
 from emologits.errors import DataError
+from emologits.schema import StrictModel, format_problems, validate
 
 DATASETS: tuple[str, ...] = ("iemocap", "cremad", "synthetic")
-#: Options each data set accepts in ``prepare_manifest(options=…)`` (config ``data.options``).
-DATASET_OPTIONS: dict[str, tuple[str, ...]] = {
-    "iemocap": (), "cremad": (), "synthetic": ("n_utterances", "seed")}
+
+
+class NoOptions(StrictModel):
+    """A data set that takes no ``data.options``."""
+
+
+class SyntheticOptions(StrictModel):
+    """``data.options`` of the synthetic corpus (None: 240 utterances, seed 0, or whatever the
+    corpus already in ``data.root`` was made with)."""
+
+    n_utterances: Annotated[int, Field(ge=1)] | None = None
+    seed: Annotated[int, Field(ge=0)] | None = None
+
+
+#: Schema of the options each data set accepts in ``prepare_manifest(options=…)`` (config
+#: ``data.options``), checked when the config loads.
+DATASET_OPTIONS: dict[str, type[StrictModel]] = {
+    "iemocap": NoOptions, "cremad": NoOptions, "synthetic": SyntheticOptions}
 
 __all__ = [
     "ALL_COLUMNS", "ANNOTATIONS_COLUMN", "DATASETS", "EXTRA_COLUMNS", "MANIFEST_COLUMNS",
@@ -46,11 +63,10 @@ def prepare_with_counts(dataset: str, root: Path, *, selection: str | None = Non
     """
     if dataset not in DATASETS:
         raise DataError(f"unknown dataset {dataset!r}; choose from {list(DATASETS)}")
-    options = dict(options or {})
-    unknown = sorted(set(options) - set(DATASET_OPTIONS[dataset]))
-    if unknown:
-        raise DataError(f"dataset {dataset!r}: unknown option(s) {unknown}; "
-                        f"accepted: {list(DATASET_OPTIONS[dataset])}")
+    checked, problems = validate(DATASET_OPTIONS[dataset], options, ("data", "options"))
+    if problems:
+        raise DataError(f"dataset {dataset!r}: " + format_problems(problems))
+    options = checked.model_dump()
     root = Path(root).expanduser()
     from emologits.data.iemocap import SELECTION_RULES
     if dataset == "cremad":

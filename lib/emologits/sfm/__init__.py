@@ -5,6 +5,7 @@ import importlib
 from typing import Any
 
 from emologits.errors import ConfigError
+from emologits.schema import closest_key
 from emologits.sfm.base import GenerationRecord, GenerationSettings, SFMBackend
 
 #: backend name -> "module:Class"
@@ -15,19 +16,31 @@ BACKENDS: dict[str, str] = {
 }
 
 
-def backend_class(name: str) -> type[SFMBackend]:
-    """The class registered under ``name``, or a user back-end given as ``"package.module:Class"``."""
-    target = BACKENDS.get(name) if name in BACKENDS else (name if isinstance(name, str) and ":" in name else None)
+def backend_problem(name: Any) -> tuple[type[SFMBackend] | None, str | None]:
+    """The class registered under ``name`` (or a user back-end ``"package.module:Class"``), or
+    what is wrong with ``name`` (worded for the ``model.backend`` key)."""
+    if not isinstance(name, str):
+        return None, f"must be a back-end name (got {name!r})"
+    target = BACKENDS.get(name) or (name if ":" in name else None)
     if target is None:
-        raise ConfigError(f"unknown model.backend {name!r}; known: {sorted(BACKENDS)} "
-                          "(or give your own as 'package.module:Class')")
-    module, cls = target.split(":")
+        near = closest_key(name, BACKENDS)
+        return None, (f"unknown back-end {name!r}" + (f" (did you mean {near!r}?)" if near else "")
+                      + f"; known: {sorted(BACKENDS)}, or give your own as 'package.module:Class'")
+    module, _, cls = target.partition(":")
     try:
         found = getattr(importlib.import_module(module), cls)
     except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"model.backend {name!r}: cannot import {target} ({exc})") from None
+        return None, f"cannot import {target} ({exc})"
     if not (isinstance(found, type) and issubclass(found, SFMBackend)):
-        raise ConfigError(f"model.backend {name!r}: {target} is not an SFMBackend subclass")
+        return None, f"{target} is not an SFMBackend subclass"
+    return found, None
+
+
+def backend_class(name: str) -> type[SFMBackend]:
+    """The class registered under ``name``, or a user back-end given as ``"package.module:Class"``."""
+    found, problem = backend_problem(name)
+    if problem:
+        raise ConfigError(f"model.backend: {problem}")
     return found
 
 
@@ -36,4 +49,5 @@ def load_backend(model: dict[str, Any], *, project_root: Any = None) -> SFMBacke
     return backend_class(model.get("backend")).from_config(model, project_root=project_root)
 
 
-__all__ = ["BACKENDS", "GenerationRecord", "GenerationSettings", "SFMBackend", "backend_class", "load_backend"]
+__all__ = ["BACKENDS", "GenerationRecord", "GenerationSettings", "SFMBackend", "backend_class",
+           "backend_problem", "load_backend"]

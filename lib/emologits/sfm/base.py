@@ -7,56 +7,84 @@ step's full-vocabulary log-sum-exp. It can also score given continuations (label
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from emologits.errors import ConfigError
+from emologits.schema import Loc, StrictModel, format_problems, validate
 
 #: Named generation presets. ``greedy`` is the deterministic default; ``ltu_as_release`` is the
-#: sampling set-up of the LTU-AS release (issue 7).
+#: sampling set-up of the LTU-AS release (docs/ltu_as.md).
 GENERATION_PRESETS: dict[str, dict[str, Any]] = {
     "greedy": {"do_sample": False, "max_new_tokens": 64},
     "ltu_as_release": {"do_sample": True, "temperature": 0.1, "top_p": 0.95, "top_k": 500,
                        "repetition_penalty": 1.1, "max_new_tokens": 64, "seed": 0},
 }
 
+_BEAMS = ("not supported: beam search keeps several candidate rows per input and reorders them between steps, while the "
+          "single-pass capture (sec. 3.4.2) reads one row per sequence per step: it would record the wrong "
+          "rows. Decoding here is greedy or sampling")
+_ASSISTED = ("not supported: assisted / prompt-lookup decoding checks several draft tokens in one forward pass, while the "
+             "single-pass capture (sec. 3.4.2) records one forward pass per generated token")
+_COMPILE = ("not supported: compile and cache settings change how the model's forward runs, and the "
+            "single-pass capture hooks every eager forward call of the model")
+#: Decoding keys ``model.generate`` knows but the single-pass capture cannot follow, with the reason
+#: a config naming one is refused.
+REFUSED_GENERATION_KEYS: dict[str, str] = {
+    **dict.fromkeys(("num_beams", "num_beam_groups", "diversity_penalty", "length_penalty",
+                     "early_stopping", "constraints", "force_words_ids"), _BEAMS),
+    "num_return_sequences": ("not supported: one generation per utterance: the capture and the records hold exactly "
+                             "one sequence per input row"),
+    **dict.fromkeys(("assistant_model", "assistant_tokenizer", "prompt_lookup_num_tokens",
+                     "num_assistant_tokens", "num_assistant_tokens_schedule", "assistant_confidence_threshold",
+                     "assistant_early_exit", "assistant_lookbehind", "target_lookbehind",
+                     "max_matching_ngram_size"), _ASSISTED),
+    **dict.fromkeys(("penalty_alpha", "low_memory"),
+                    "not supported: contrastive search scores several candidate tokens per step in extra forward passes, "
+                    "which the single-pass capture (one forward pass per generated token) cannot follow"),
+    **dict.fromkeys(("compile_config", "cache_implementation", "cache_config", "disable_compile"), _COMPILE),
+}
 
-def unknown_options_error(backend: str, unknown: Sequence[str], known: Sequence[str]) -> ConfigError:
-    """The error for ``model.options`` keys a back-end does not read; a ``seed`` there is pointed to
-    ``generation.seed`` (the sampling seed, recorded with the run's generation settings)."""
-    hint = "; the sampling seed belongs in generation: use generation.seed" if "seed" in unknown else ""
-    return ConfigError(f"model.options for {backend}: unknown keys {sorted(unknown)}; "
-                       f"known: {sorted(known)}{hint}")
 
+class GenerationSettings(StrictModel):
+    """Decoding settings (the config's ``generation`` section); recorded verbatim in every run's
+    provenance. ``preset`` fills every field the section does not set (:data:`GENERATION_PRESETS`).
+    Only what the single-pass capture supports is accepted (:data:`REFUSED_GENERATION_KEYS`)."""
 
-@dataclass(frozen=True)
-class GenerationSettings:
-    """Decoding settings; recorded verbatim in every run's provenance."""
+    model_config = ConfigDict(frozen=True)
+    refused_keys: ClassVar[dict[str, str]] = REFUSED_GENERATION_KEYS
 
-    preset: str = "greedy"
-    max_new_tokens: int = 64
+    preset: Literal[tuple(GENERATION_PRESETS)] = "greedy"  # type: ignore[valid-type]
+    max_new_tokens: Annotated[int, Field(ge=1)] = 64
     do_sample: bool = False
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    repetition_penalty: float | None = None
-    seed: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    temperature: Annotated[float, Field(gt=0)] | None = None
+    top_p: Annotated[float, Field(gt=0, le=1)] | None = None
+    top_k: Annotated[int, Field(ge=1)] | None = None
+    repetition_penalty: Annotated[float, Field(gt=0)] | None = None
+    #: Seeds torch right before ``generate`` (sampling presets); None: not seeded.
+    seed: Annotated[int, Field(ge=0)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            preset = data.get("preset", "greedy")
+            if isinstance(preset, str) and preset in GENERATION_PRESETS:
+                return {**GENERATION_PRESETS[preset], **data}
+        return data
 
     @classmethod
-    def from_config(cls, generation: dict[str, Any] | None) -> "GenerationSettings":
-        """``generation`` section of a config: ``preset`` plus any field to override."""
-        generation = dict(generation or {})
-        preset = generation.pop("preset", "greedy")
-        if preset not in GENERATION_PRESETS:
-            raise ConfigError(f"unknown generation preset {preset!r}; known: {sorted(GENERATION_PRESETS)}")
-        values = {**GENERATION_PRESETS[preset], **generation}
-        known = {f for f in cls.__dataclass_fields__ if f not in ("preset", "extra")}
-        extra = {k: values.pop(k) for k in list(values) if k not in known}
-        return cls(preset=preset, extra=extra, **values)
+    def from_config(cls, generation: Mapping[str, Any] | None) -> "GenerationSettings":
+        """``generation`` section of a config: ``preset`` plus any field to override; ConfigError
+        naming ``generation.<key>`` for anything else."""
+        settings, problems = validate(cls, generation, ("generation",))
+        if problems:
+            raise ConfigError(format_problems(problems))
+        return settings
 
     def generate_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``model.generate`` (no ``seed``: set it with torch.manual_seed)."""
@@ -67,11 +95,37 @@ class GenerationSettings:
                     kw[name] = getattr(self, name)
         if self.repetition_penalty is not None:
             kw["repetition_penalty"] = self.repetition_penalty
-        kw.update(self.extra)
         return kw
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self.model_dump()
+
+
+class BackendOptions(StrictModel):
+    """Base of a back-end's ``model.options`` schema (:attr:`SFMBackend.options_model`)."""
+
+    refused_keys: ClassVar[dict[str, str]] = {
+        "seed": "unknown key: the sampling seed belongs in generation: use generation.seed"}
+
+
+def check_options(options_model: type[BaseModel] | None, options: Any,
+                  ) -> tuple[dict[str, Any] | None, list[tuple[Loc, str]]]:
+    """``model.options`` validated against ``options_model`` (every default filled) and the problems
+    found, located under ``model.options``; ``options_model`` None accepts any mapping as it is."""
+    if options_model is None:
+        if options is None or isinstance(options, Mapping):
+            return dict(options or {}), []
+        return None, [(("model", "options"), f"must be a mapping (got {options!r})")]
+    value, problems = validate(options_model, options, ("model", "options"))
+    return (None if value is None else value.model_dump()), problems
+
+
+def parse_options(options_model: type[BaseModel] | None, options: Any) -> dict[str, Any]:
+    """:func:`check_options`, raising one ConfigError that lists every problem."""
+    value, problems = check_options(options_model, options)
+    if problems:
+        raise ConfigError(format_problems(problems))
+    return value
 
 
 @dataclass
@@ -97,12 +151,20 @@ class SFMBackend(ABC):
     name: ClassVar[str]
     #: Audio sampling rate the model expects; the runner resamples to it.
     sampling_rate: ClassVar[int] = 16000
+    #: Schema of ``model.options`` (a :class:`BackendOptions` subclass), checked when the config
+    #: loads. None (a user back-end that declares none) accepts any mapping, passed on as it is.
+    options_model: ClassVar[type[BaseModel] | None] = None
 
     #: The LLM's tokenizer (used for the verbalizer's token ids).
     tokenizer: Any
     #: Longest audio (seconds) the model's window takes; the runner's policy for longer audio
     #: is documented in the README (truncate to the window and record it).
     max_audio_seconds: float
+
+    @classmethod
+    def options_from_config(cls, options: Any) -> dict[str, Any]:
+        """``model.options`` checked against :attr:`options_model`, every default filled."""
+        return parse_options(cls.options_model, options)
 
     @classmethod
     @abstractmethod

@@ -20,13 +20,14 @@ import hashlib
 import importlib.metadata
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
+from pydantic import Field
 
 from emologits.errors import ConfigError
-from emologits.sfm.base import GenerationRecord, GenerationSettings, SFMBackend, unknown_options_error
+from emologits.sfm.base import BackendOptions, GenerationRecord, GenerationSettings, SFMBackend
 from emologits.sfm.capture import (
     generate_with_capture,
     reset_generation_defaults,
@@ -47,9 +48,23 @@ from emologits.sfm.ltu_as_modules import (
     pad_or_trim_mel,
 )
 
-#: model.options keys this back-end reads.
-OPTION_KEYS = ("whisper", "whisper_asr", "llama", "checkpoint", "transcript", "asr_max_new_tokens")
 TRANSCRIPT_MODES = ("whisper", "none")
+
+
+class LtuAsOptions(BackendOptions):
+    """``model.options`` of the ltu-as back-end (paths: absolute, or relative to the project root;
+    the three weights are required when the model loads, see docs/ltu_as.md)."""
+
+    whisper: str | None = None
+    whisper_asr: str | None = None  # default: the ``whisper`` folder
+    llama: str | None = None
+    checkpoint: str | None = None
+    transcript: Literal[TRANSCRIPT_MODES] = "whisper"  # type: ignore[valid-type]
+    asr_max_new_tokens: Annotated[int, Field(ge=1)] = 128
+
+
+#: model.options keys this back-end reads.
+OPTION_KEYS = tuple(LtuAsOptions.model_fields)
 #: Fewer tokens than a byte-level BPE's base alphabet: no tokenizer files were found (transformers
 #: then builds a tokenizer holding only its special tokens, and every transcript decodes empty).
 MIN_ASR_VOCAB = 256
@@ -99,6 +114,7 @@ class LtuAsBackend(SFMBackend):
 
     name = "ltu-as"
     sampling_rate = 16000
+    options_model = LtuAsOptions
 
     def __init__(self, model: LtuAsModel, tokenizer: Any, feature_extractor: Any, *,
                  asr_model: Any = None, asr_feature_extractor: Any = None,
@@ -142,10 +158,7 @@ class LtuAsBackend(SFMBackend):
             WhisperTokenizer,
         )
 
-        options = dict(model.get("options") or {})
-        unknown = sorted(set(options) - set(OPTION_KEYS))
-        if unknown:
-            raise unknown_options_error(cls.name, unknown, OPTION_KEYS)
+        options = cls.options_from_config(model.get("options"))
         device = resolve_device(model.get("device"))
         dtype = resolve_dtype(model.get("dtype"), device, gpu_default=torch.float16)  # float16, as the release
         transcript = options.get("transcript", "whisper")

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from emologits.errors import ConfigError
-from emologits.sfm.base import GenerationRecord, GenerationSettings, SFMBackend, unknown_options_error
+from emologits.sfm.base import BackendOptions, GenerationRecord, GenerationSettings, SFMBackend, parse_options
 from emologits.sfm.capture import (
     generate_with_capture,
     reset_generation_defaults,
@@ -45,11 +45,19 @@ def chat_text(processor: Any, prompt: str) -> str:
     return processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
 
 
+class Qwen2AudioOptions(BackendOptions):
+    """``model.options`` of qwen2-audio: passed to ``from_pretrained`` (None: its default)."""
+
+    device_map: str | dict[str, str | int] | None = None  # e.g. "auto" to spread over several GPUs
+    attn_implementation: str | None = None  # e.g. "sdpa", "eager", "flash_attention_2"
+
+
 class Qwen2AudioBackend(SFMBackend):
     """Qwen2-Audio through transformers; see module docstring."""
 
     name = "qwen2-audio"
     sampling_rate = 16000
+    options_model = Qwen2AudioOptions
 
     def __init__(self, model: Any, processor: Any, *, name_or_path: str, revision: str | None,
                  device: str) -> None:
@@ -91,15 +99,11 @@ class Qwen2AudioBackend(SFMBackend):
              device: str | None = "auto", options: dict[str, Any] | None = None) -> "Qwen2AudioBackend":
         """Load processor + model from a hub id or local directory."""
         from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
-        options = dict(options or {})
+        options = parse_options(Qwen2AudioOptions, options)
         device = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, device)
-        device_map = options.pop("device_map", None)
-        known = {"attn_implementation"}
-        unknown = set(options) - known
-        if unknown:
-            raise unknown_options_error(cls.name, sorted(unknown), sorted(known | {"device_map"}))
-        load_kw = {k: options[k] for k in known if k in options}
+        device_map = options["device_map"]
+        load_kw = {k: v for k, v in options.items() if k != "device_map" and v is not None}
         try:
             processor = AutoProcessor.from_pretrained(path, revision=revision)
             net = Qwen2AudioForConditionalGeneration.from_pretrained(

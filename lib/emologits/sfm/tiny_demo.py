@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from emologits.sfm.qwen2_audio import Qwen2AudioBackend
-from emologits.sfm.tiny_demo_train import TinyDemoSettings, ensure_tiny_demo, read_stamp
+from emologits.sfm.tiny_demo_train import TinyDemoOptions, TinyDemoSettings, ensure_tiny_demo, read_stamp
 
 DEFAULT_DIR = ".cache/tiny-demo"
 
@@ -19,6 +19,7 @@ class TinyDemoBackend(Qwen2AudioBackend):
     """Tiny trained Qwen2-Audio; trained on first use and cached under ``model.name_or_path``."""
 
     name = "tiny-demo"
+    options_model = TinyDemoOptions
 
     @classmethod
     def from_config(cls, model: dict[str, Any], *, project_root: Any = None) -> "TinyDemoBackend":

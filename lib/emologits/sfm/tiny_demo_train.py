@@ -17,18 +17,20 @@ import shutil
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import numpy as np
 import pandas as pd
 import soundfile as sf
 import torch
+from pydantic import create_model
 
 from emologits.atomic import atomic_directory
 from emologits.emotions import EMOTIONS, GT_COLUMNS
 from emologits.errors import ConfigError
+from emologits.sfm.base import BackendOptions, parse_options
 
 #: Bump when the recipe below changes; part of the cache stamp.
 TINY_DEMO_VERSION = 1
@@ -70,12 +72,16 @@ class TinyDemoSettings:
 
     @classmethod
     def from_options(cls, options: dict[str, Any] | None) -> "TinyDemoSettings":
-        options = dict(options or {})
-        unknown = set(options) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(f"model.options for tiny-demo: unknown keys {sorted(unknown)}; "
-                              f"known: {sorted(cls.__dataclass_fields__)}")
-        return cls(**options)
+        """Settings from the config's ``model.options`` (checked against :data:`TinyDemoOptions`)."""
+        return cls(**parse_options(TinyDemoOptions, options))
+
+
+#: The tiny-demo back-end's ``model.options`` schema: the fields, types and defaults of
+#: :class:`TinyDemoSettings` (one definition), unknown keys refused.
+TinyDemoOptions: type[BackendOptions] = create_model(
+    "TinyDemoOptions", __base__=BackendOptions, __doc__="``model.options`` of tiny-demo: the training settings.",
+    **{f.name: (hint, f.default) for f in fields(TinyDemoSettings)
+       for hint in [get_type_hints(TinyDemoSettings)[f.name]]})
 
 
 def versions() -> dict[str, str]:
