@@ -23,3 +23,11 @@ class AudioError(EmologitsError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class DiskFullError(EmologitsError):
+    """The disk (or quota) filled up while writing ``path``; nothing half-written was left there."""
+
+    def __init__(self, path: object, message: str) -> None:
+        super().__init__(message)
+        self.path = path
