@@ -8,13 +8,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from emologits.data import DATASETS, prepare_with_counts, write_manifest
 from emologits.data.cremad import CREMAD_RULES, DEFAULT_CREMAD_RULE
 from emologits.data.iemocap import DEFAULT_SELECTION, SELECTION_RULES
 from emologits.emotions import EMOTIONS
-from emologits.errors import DataError
+from emologits.errors import ConfigError, DataError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", required=True, type=Path,
                         help="IEMOCAP_full_release folder; CREMA-D folder holding tabulatedVotes.csv; "
                              "synthetic: folder to read, or to generate into when it holds no corpus")
-    parser.add_argument("--out", required=True, type=Path, help="manifest to write (Parquet)")
+    parser.add_argument("--out", required=True, type=Path,
+                        help="manifest file to write (Parquet); missing parent folders are created")
     parser.add_argument("--labels-only", action="store_true",
                         help="build the ground truth without audio files (audio_path null when absent)")
     parser.add_argument("--selection", choices=list(SELECTION_RULES), default=None,
@@ -38,8 +40,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="synthetic: generator seed (default 0)")
 
 
+def check_out_path(out: Path) -> None:
+    """Refuse, before any work, an ``--out`` that cannot become a file: an existing folder, a parent
+    path through a file, or a folder we may not write into. Missing parent folders are fine (created)."""
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a folder: give the manifest file to write, "
+                          f"e.g. --out {out / 'manifest.parquet'}")
+    parent = out.parent.resolve()
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"--out {out}: {parent} is a file, not a folder; choose another path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out}: no permission to write into {parent}; choose another path")
+
+
 def main(args: argparse.Namespace) -> int:
     dataset = args.dataset
+    check_out_path(args.out)
     if dataset == "cremad" and args.selection is not None:
         raise DataError("--selection applies to iemocap/synthetic; use --cremad-rule for cremad")
     if dataset != "cremad" and args.cremad_rule is not None:

@@ -23,6 +23,7 @@ from emologits.sfm.capture import (
     score_continuations_batch,
 )
 from emologits.sfm.device import resolve_device, resolve_dtype
+from emologits.sfm.hub import check_hub_reachable
 
 DEFAULT_MODEL = "Qwen/Qwen2-Audio-7B-Instruct"
 def resolve_name_or_path(name_or_path: str | None, project_root: Any, default: str) -> str:
@@ -102,6 +103,7 @@ class Qwen2AudioBackend(SFMBackend):
         options = parse_options(Qwen2AudioOptions, options)
         device = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, device)
+        check_hub_reachable(path, revision)  # a hub id without network fails now, not after retries
         device_map = options["device_map"]
         load_kw = {k: v for k, v in options.items() if k != "device_map" and v is not None}
         try:
