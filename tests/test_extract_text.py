@@ -68,6 +68,12 @@ DISTRIBUTION_CASES = [
     ("Happiness: 20%, Neutral: 40%, Sadness: 20%, Anger: 10%, Surprise: 5%, Disgust: 5%", P(10, 20, 20, 40), None,
      ("extra_emotions", "sum_not_100")),  # the four classes sum to 90
     ("Confidence: 90%. Anger: 70%, Sadness: 30%, Happiness: 0%, Neutral: 0%", P(70, 0, 30, 0), None, ()),
+    # IEMOCAP's own label name "Neutral state" (echoed by models) reads as neutral
+    ("{'Frustration': 0.67, 'Neutral state': 0.33}", P(0, 0, 0, 1), None,
+     ("extra_emotions", "missing_classes", "sum_not_100")),  # frustration dropped, neutral renormalised
+    ("**Neutral state**: 40%, Anger: 60%", P(60, 0, 0, 40), None, ("missing_classes",)),
+    ('{"neutral_state": 0.5, "sad": 0.5}', P(0, 0, 0.5, 0.5), None, ("missing_classes",)),
+    ("Neutral state: 30%, Neutral: 20%, Sadness: 50%", None, "conflicting_values", ()),  # one class, two values
     # --- invalid outputs (counted, never dropped)
     ("", None, "empty", ()),
     ("   \n\t ", None, "empty", ()),
@@ -134,6 +140,7 @@ SINGLE_CASES = [
     ("The speaker is not very happy.", "happiness", None),  # only the word right before counts
     ("Sad, or maybe not. Happy?", "sadness", None),  # "not" before "." negates nothing; first sentence
     ("Not happy, not angry; sad or neutral.", None, "multiple_labels"),
+    ("Neutral state", "neutral", None),
 ]
 
 

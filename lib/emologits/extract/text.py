@@ -19,7 +19,7 @@ from emologits.extract.common import (STATUS_OK, distribution_frame, failed_infe
                                       invalid_report, invalid_row, valid_row)
 
 __all__ = ["ParsedDistribution", "ParsedLabel", "parse_distribution", "parse_single_label",
-           "text_distributions", "invalid_report", "SYNONYMS", "OTHER_EMOTIONS"]
+           "text_distributions", "invalid_report", "SYNONYMS", "LABEL_PHRASES", "OTHER_EMOTIONS"]
 
 #: Words read as each class (lower case; matched as whole words, any case in the text).
 SYNONYMS: dict[str, str] = {
@@ -28,6 +28,12 @@ SYNONYMS: dict[str, str] = {
     "sadness": "sadness", "sad": "sadness",
     "neutral": "neutral", "neutrality": "neutral",
 }
+
+#: Label names of several words read as one class word (IEMOCAP's own name "Neutral state", which
+#: models echo); words separated by spaces, tabs, ``_`` or markdown marks.
+LABEL_PHRASES: dict[str, str] = {"neutral state": "neutral"}
+_PHRASES = [(re.compile(r"\b" + r"[ \t]+".join(map(re.escape, phrase.split())) + r"\b"), word)
+            for phrase, word in LABEL_PHRASES.items()]
 
 #: Emotion words outside the four classes. Their percentages are dropped (the four classes are then
 #: renormalised) and the result carries the note ``extra_emotions``.
@@ -79,11 +85,15 @@ class ParsedLabel:
 
 
 def _normalise(text: str) -> str:
-    """Lower case; markdown emphasis/headers/code marks to spaces; percent and dash variants unified."""
+    """Lower case; markdown emphasis/headers/code marks to spaces; percent and dash variants unified;
+    :data:`LABEL_PHRASES` to their class word."""
     text = text.lower().replace("\u00a0", " ").replace("％", "%").replace("−", "-")
     text = text.replace("–", "-").replace("—", "-")
     text = re.sub(r"\bper[ \t]?cent(age)?s?\b|\bpct\b", "%", text)
-    return re.sub(r"[*_`#]", " ", text)
+    text = re.sub(r"[*_`#]", " ", text)
+    for pattern, word in _PHRASES:
+        text = pattern.sub(word, text)
+    return text
 
 
 def _pairs(pattern: re.Pattern[str], text: str) -> list[tuple[str, float, bool, bool]]:
