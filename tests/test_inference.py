@@ -397,10 +397,17 @@ def test_run_inference_rejects_bad_limit_and_too_long_policy(tmp_path, kw, match
     assert not (tmp_path / "runs" / "t" / "inference").exists()  # nothing written
 
 
-def test_cli_rejects_a_bad_limit_before_loading_the_model(tmp_path, capsys):
-    cfg_path = make_project(tmp_path, n=3, backend="fake_backend:NoSuchBackend")
-    assert cli_main(["infer", "--config", str(cfg_path), "--limit", "-1"]) == 2
-    assert "--limit must be >= 1, got -1" in capsys.readouterr().err
+@pytest.mark.parametrize("limit", ["-1", "0"])
+def test_cli_rejects_a_bad_limit_before_loading_the_model(tmp_path, capsys, monkeypatch, limit):
+    import emologits.inference as inference
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model must not load before the arguments are checked")
+
+    monkeypatch.setattr(inference, "_load_backend", never)
+    cfg_path = make_project(tmp_path, n=3)
+    assert cli_main(["infer", "--config", str(cfg_path), "--limit", limit]) == 2
+    assert f"--limit must be >= 1, got {limit}" in capsys.readouterr().err
 
 
 def test_backend_returning_too_few_results_fails_each_utterance_with_a_reason(tmp_path):

@@ -49,6 +49,7 @@ from emologits.config import Config, load_config
 from emologits.data import read_manifest
 from emologits.errors import AudioError, ConfigError, DataError
 from emologits.partstore import block_lock, read_latest, write_part
+from emologits.progress import progress_bar
 from emologits.prompts import Prompt, get_prompt
 
 #: Columns every generation record has (issue #4), then the extras this runner adds.
@@ -380,8 +381,6 @@ def run_prompt(cfg: Config, prompt_id: str, *, limit: int | None = None,
     ``PART_BATCHES`` batches); ``too_long``: ``truncate`` (default) or ``fail`` for audio longer
     than the model's window.
     """
-    from tqdm.auto import tqdm
-
     from emologits.sfm.base import GenerationSettings
 
     _check_run_arguments(limit, too_long)
@@ -466,8 +465,8 @@ def run_prompt(cfg: Config, prompt_id: str, *, limit: int | None = None,
     n_mine = sum(requested_mask[i] for k in mine for i in blocks[k])
     todo = {k: todo_of(k) for k in mine}
     label = f"{METHOD_DIRS[method]} {prompt_id}" + (f" [{worker}/{n_workers}]" if n_workers > 1 else "")
-    bar = tqdm(total=n_mine, initial=n_mine - sum(len(v) for v in todo.values()), unit="utt", desc=label,
-               disable=not progress, dynamic_ncols=True, position=rank if n_proc > 1 else None)
+    bar = progress_bar(n_mine, label, initial=n_mine - sum(len(v) for v in todo.values()), enabled=progress,
+                       position=rank if n_proc > 1 else None)
     for k in mine:
         if not todo[k]:
             continue
