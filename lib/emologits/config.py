@@ -135,37 +135,46 @@ def _selection_problem(dataset: str, selection: str) -> str | None:
     return f"{selection!r} is not a {dataset} selection rule; choose from {list(rules)}"
 
 
+def _raw_section(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
+    section = raw.get(name)
+    return dict(section) if isinstance(section, Mapping) else {}
+
+
 def _options_problems(raw: Mapping[str, Any], checked: ConfigSchema | None,
                       sections: dict[str, dict[str, Any]]) -> list[tuple[Loc, str]]:
     """``model.options`` against the back-end's schema, ``data.options`` against the data set's
     (both filled with their defaults in ``sections``) and ``data.selection`` against the data set's
-    rules. Runs even when other sections failed, as long as ``model`` / ``data`` themselves are valid."""
+    rules. Also runs when other keys failed, as long as the back-end / data set name is usable."""
     from emologits.sfm import backend_problem
 
     problems: list[tuple[Loc, str]] = []
-    model = checked.model if checked else validate(ModelSection, raw.get("model"))[0]
-    if model is not None and model.backend is None and model.options:
+    model = checked.model.model_dump() if checked else _raw_section(raw, "model")
+    backend, options = model.get("backend"), model.get("options") or {}
+    if backend is None and options:
         problems.append((("model", "options"), "set model.backend: the options belong to a back-end"))
-    elif model is not None and model.backend is not None:
-        cls, problem = backend_problem(model.backend)
+    elif isinstance(backend, str) and isinstance(options, Mapping):
+        cls, problem = backend_problem(backend)
         if problem:
             problems.append((("model", "backend"), problem))
         else:
-            value, found = check_options(cls.options_model, model.options)
+            value, found = check_options(cls.options_model, options)
             problems += found
-            if value is not None:
-                sections.setdefault("model", {})["options"] = value
-    data = checked.data if checked else validate(DataSection, raw.get("data"))[0]
-    if data is None or data.dataset is None:
-        if data is not None and data.options:
-            problems.append((("data", "options"), "set data.dataset: the options belong to a data set"))
+            if value is not None and checked:
+                sections["model"]["options"] = value
+    data = checked.data.model_dump() if checked else _raw_section(raw, "data")
+    dataset, options = data.get("dataset"), data.get("options") or {}
+    if dataset is None and options:
+        problems.append((("data", "options"), "set data.dataset: the options belong to a data set"))
+    if not isinstance(dataset, str) or dataset not in DATASET_OPTIONS:  # None, or refused by the schema
         return problems
-    value, found = validate(DATASET_OPTIONS[data.dataset], data.options, ("data", "options"))
-    problems += found
-    if value is not None:
-        sections.setdefault("data", {})["options"] = value.model_dump()
-    if data.selection is not None:
-        problem = _selection_problem(data.dataset, data.selection)
+    if isinstance(options, Mapping):
+        value, found = validate(DATASET_OPTIONS[dataset], options, ("data", "options"))
+        problems += found
+        if value is not None and checked:
+            sections["data"]["options"] = value.model_dump()
+    selection = data.get("selection")
+    if isinstance(selection, str):
+        problem = _selection_problem(dataset, selection)
         if problem:
             problems.append((("data", "selection"), problem))
     return problems
