@@ -1,6 +1,6 @@
 """``ltu-as`` back-end: the paper's speech foundation model (sec. 4.2) on current transformers + peft.
 
-Loads the **released** LTU-AS files (issue 7; see docs/ltu_as.md for what to download):
+Loads the **released** LTU-AS files (see docs/ltu_as.md for what to download):
 
 - ``model.options.whisper``: a transformers Whisper directory for the audio features (the release
   used OpenAI's ``large-v1``; transformers' ``openai/whisper-large``);
@@ -10,7 +10,9 @@ Loads the **released** LTU-AS files (issue 7; see docs/ltu_as.md for what to dow
 - ``model.options.checkpoint``: the LTU-AS checkpoint file (``ltuas_long_noqa_a6.bin``), loaded
   strictly (:func:`emologits.sfm.ltu_as_modules.load_release_checkpoint`).
 
-Per utterance: transcript = Whisper decoder's text (cleaned as the release does); prompt =
+Per utterance: transcript = Whisper's text, decoded with whisper-at ``transcribe``'s rules
+(:func:`release_transcribe`) and cleaned as the release does, or the manifest's transcript
+(``transcript: manifest``); prompt =
 ``### Instruction:\\n{prompt}\\n\\n### Input:\\n{transcript}\\n\\n### Response:\\n`` with BOS; LLM input =
 ``[left pads][25 audio embeddings][prompt tokens]``.
 """
@@ -18,6 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import shutil
+import tempfile
+import types
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -26,7 +32,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from emologits.errors import ConfigError
+from emologits.errors import ConfigError, DataError
 from emologits.sfm.base import BackendOptions, GenerationRecord, GenerationSettings, SFMBackend
 from emologits.sfm.capture import (
     generate_with_capture,
@@ -48,7 +54,24 @@ from emologits.sfm.ltu_as_modules import (
     pad_or_trim_mel,
 )
 
-TRANSCRIPT_MODES = ("whisper", "none")
+#: ``whisper``: Whisper transcripts as the release; ``none``: the audio-only (no-input) prompt;
+#: ``manifest``: the transcript the runner passes from the manifest's :data:`MANIFEST_TRANSCRIPT_COLUMN`.
+TRANSCRIPT_MODES = ("whisper", "none", "manifest")
+#: Manifest column the runner reads for ``transcript: manifest``.
+MANIFEST_TRANSCRIPT_COLUMN = "transcript"
+
+#: whisper-at ``transcribe`` defaults, which the release used (``whisper_text_model.transcribe(file)``):
+#: temperature fallback, the compression-ratio / log-prob / no-speech rules, timestamp decoding and
+#: conditioning on the previous window's text.
+RELEASE_ASR_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+RELEASE_COMPRESSION_RATIO_THRESHOLD = 2.4
+RELEASE_LOGPROB_THRESHOLD = -1.0
+RELEASE_NO_SPEECH_THRESHOLD = 0.6
+#: Tokens sampled per 30-s window (openai-whisper's ``sample_len`` = text context 448 // 2).
+RELEASE_ASR_MAX_NEW_TOKENS = 224
+#: Characters the release cuts from the end of every decoded answer (``decode(s)[5:-4]``, meant for
+#: the ``</s>`` of an answer that ends with EOS).
+RELEASE_ANSWER_TAIL = 4
 
 
 class LtuAsOptions(BackendOptions):
@@ -60,7 +83,7 @@ class LtuAsOptions(BackendOptions):
     llama: str | None = None
     checkpoint: str | None = None
     transcript: Literal[TRANSCRIPT_MODES] = "whisper"  # type: ignore[valid-type]
-    asr_max_new_tokens: Annotated[int, Field(ge=1)] = 128
+    asr_max_new_tokens: Annotated[int, Field(ge=1)] = RELEASE_ASR_MAX_NEW_TOKENS
 
 
 #: model.options keys this back-end reads.
@@ -97,6 +120,137 @@ def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
+#: Texts on which the loaded tokenizer must give SentencePiece's ids (runs of spaces, newlines).
+_TOKENIZER_PROBES = ("Yeah.  Okay.", "  two leading", "a\n\n  b   c", "trailing  ", "x \t  y")
+
+
+def load_llama_tokenizer(folder: str | Path) -> Any:
+    """The LLaMA/Vicuna tokenizer of ``folder``, encoding exactly as SentencePiece (the release's
+    slow ``LlamaTokenizer``).
+
+    Built from ``folder/tokenizer.model`` alone (copied to a temporary folder), so the folder's
+    ``tokenizer_config.json`` does not matter: transformers 5.x picks its ``LlamaTokenizer`` for
+    configs naming ``LlamaTokenizer``, which splits runs of spaces differently from SentencePiece,
+    and recurses without end on the old ``LLaMATokenizer`` name. Checked against
+    ``sentencepiece`` on texts with repeated spaces; any failure is a :class:`ConfigError`."""
+    import sentencepiece
+    from transformers import TokenizersBackend
+
+    folder = Path(folder)
+    model_file = folder / "tokenizer.model"
+    if not model_file.is_file():
+        raise ConfigError(f"model.options.llama: {folder} has no tokenizer.model (the LLaMA SentencePiece "
+                          "model, part of the release's vicuna_ltuas folder); put it there")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copy(model_file, Path(tmp) / "tokenizer.model")
+            tokenizer = TokenizersBackend.from_pretrained(tmp)
+        reference = sentencepiece.SentencePieceProcessor(model_file=str(model_file))
+    except (OSError, ValueError, RuntimeError, RecursionError) as exc:
+        raise ConfigError(f"model.options.llama: cannot read {model_file} as a SentencePiece model "
+                          f"({type(exc).__name__}: {exc}); replace it with the LLaMA tokenizer.model") from None
+    for text in _TOKENIZER_PROBES:
+        if tokenizer.encode(text, add_special_tokens=False) != reference.encode(text):
+            raise ConfigError(
+                f"model.options.llama: the tokenizer built from {model_file} does not encode {text!r} as "
+                "SentencePiece does (installed transformers/tokenizers versions?); install the pinned "
+                "requirements.txt")
+    return tokenizer
+
+
+def text_compression_ratio(text: str) -> float:
+    """openai-whisper's ``compression_ratio``: UTF-8 bytes of the window's (stripped) text over their
+    zlib-compressed size (transformers' own rule uses the token ids' bytes instead)."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+def release_fallback_rule(decode: Callable[[list[int]], str]) -> Callable[..., tuple[bool, bool]]:
+    """A replacement for transformers' ``WhisperGenerationMixin._need_fallback`` that applies
+    whisper-at ``transcribe``'s rules to one decoded window:
+
+    - fall back to the next temperature when the **text's** compression ratio exceeds
+      ``compression_ratio_threshold`` or the average log-prob (EOS included) is below
+      ``logprob_threshold``, but never when the no-speech probability exceeds
+      ``no_speech_threshold`` (openai-whisper: "silence");
+    - skip the window (no text) when the no-speech probability exceeds ``no_speech_threshold``
+      and the average log-prob is not above ``logprob_threshold``.
+
+    Bound to the ASR model by :func:`use_release_fallback_rule`."""
+    from transformers.generation.logits_process import WhisperNoSpeechDetection
+
+    def need_fallback(self: Any, seek_sequence: torch.Tensor, seek_outputs: Any, index: int,
+                      logits_processor: Any, generation_config: Any, vocab_size: int,
+                      temperature: float) -> tuple[bool, bool]:
+        cfg = generation_config
+        ids = [t for t in seek_sequence.tolist() if t != cfg.eos_token_id]
+        ratio = text_compression_ratio(decode(ids).strip())
+        avg_logprob = float(self._retrieve_avg_logprobs(seek_outputs[index]["scores"], seek_sequence, temperature))
+        no_speech = 0.0
+        for proc in logits_processor or []:
+            if isinstance(proc, WhisperNoSpeechDetection):
+                no_speech = float(proc.no_speech_prob[index])
+        needs = ratio > cfg.compression_ratio_threshold or avg_logprob < cfg.logprob_threshold
+        silent = no_speech > cfg.no_speech_threshold
+        return needs and not silent, silent and not avg_logprob > cfg.logprob_threshold
+
+    return need_fallback
+
+
+def use_release_fallback_rule(asr_model: Any, decode: Callable[[list[int]], str]) -> None:
+    """Bind :func:`release_fallback_rule` to ``asr_model`` (this instance only)."""
+    if not callable(getattr(asr_model, "_need_fallback", None)):
+        raise ConfigError("ltu-as: this transformers version's Whisper generate has no _need_fallback step; "
+                          "install the pinned requirements.txt")
+    asr_model._need_fallback = types.MethodType(release_fallback_rule(decode), asr_model)
+
+
+def release_transcribe(asr_model: Any, feature_extractor: Any, audio: np.ndarray,
+                       decode: Callable[[list[int]], str], *, sampling_rate: int = 16000,
+                       max_new_tokens: int = RELEASE_ASR_MAX_NEW_TOKENS, seed: int = 0,
+                       **generate_kwargs: Any) -> str:
+    """One clip's transcript as whisper-at ``transcribe(file)`` makes it, through transformers'
+    Whisper ``generate``: the whole clip in 30-s windows (long-form when longer), timestamp
+    decoding, conditioning on the previous windows' text, temperatures 0, 0.2, …, 1.0 with the
+    release's compression-ratio (2.4), log-prob (-1) and no-speech (0.6) rules
+    (:func:`release_fallback_rule`, bound to ``asr_model`` beforehand by
+    :func:`use_release_fallback_rule`), at most ``max_new_tokens`` (224) per window, language
+    detected on the first 30 s. Fallback sampling is seeded with ``seed`` inside
+    :func:`torch.random.fork_rng` (the global RNG is left as it was). Returns the decoded text
+    (timestamps removed), before the release's clean-up."""
+    clip = np.asarray(audio, dtype=np.float32).reshape(-1)
+    long_form = clip.size > feature_extractor.n_samples
+    features = feature_extractor(clip, sampling_rate=sampling_rate, return_tensors="pt", truncation=False,
+                                 padding="longest" if long_form else "max_length")["input_features"]
+    kwargs: dict[str, Any] = {
+        "return_timestamps": True, "condition_on_prev_tokens": True,
+        "temperature": RELEASE_ASR_TEMPERATURES,
+        "compression_ratio_threshold": RELEASE_COMPRESSION_RATIO_THRESHOLD,
+        "logprob_threshold": RELEASE_LOGPROB_THRESHOLD, "no_speech_threshold": RELEASE_NO_SPEECH_THRESHOLD,
+        "max_new_tokens": int(max_new_tokens),
+    }
+    if getattr(asr_model.generation_config, "task_to_id", None):
+        kwargs["task"] = "transcribe"
+    kwargs.update(generate_kwargs)
+    devices = [asr_model.device] if asr_model.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices), torch.inference_mode():
+        torch.manual_seed(seed)
+        out = asr_model.generate(features.to(asr_model.device, asr_model.dtype), **kwargs)
+    sequences = out["sequences"] if isinstance(out, dict) else getattr(out, "sequences", out)
+    return decode(sequences[0].tolist())
+
+
+def release_answer_text(ids: Sequence[int], decode: Callable[[list[int]], str]) -> str:
+    """The release's answer text for generated ids: ``decode(sequence)[5:-4]``, then the text after
+    ``### Response:\n``, stripped. The ``[:-4]`` removes ``</s>`` when the answer ends with EOS,
+    and the answer's last 4 characters when it stops at ``max_new_tokens`` without EOS (kept: the
+    paper's answers came from that code)."""
+    ids = list(ids)
+    if ids and ids[-1] == EOS_ID:
+        return decode(ids[:-1]).strip()
+    return decode(ids)[:-RELEASE_ANSWER_TAIL].strip()
+
+
 def finish_model_dtype(model: LtuAsModel, dtype: torch.dtype) -> LtuAsModel:
     """Audio modules in ``dtype`` with their LayerNorm parameters kept in float32 (the release's
     ``convert_params_to_float32``); LoRA weights stay as peft made them (float32 adapters)."""
@@ -119,7 +273,8 @@ class LtuAsBackend(SFMBackend):
     def __init__(self, model: LtuAsModel, tokenizer: Any, feature_extractor: Any, *,
                  asr_model: Any = None, asr_feature_extractor: Any = None,
                  asr_decode: Callable[[list[int]], str] | None = None, transcript: str = "whisper",
-                 asr_max_new_tokens: int = 128, sources: dict[str, str] | None = None) -> None:
+                 asr_max_new_tokens: int = RELEASE_ASR_MAX_NEW_TOKENS,
+                 sources: dict[str, str] | None = None) -> None:
         if transcript not in TRANSCRIPT_MODES:
             raise ConfigError(f"model.options.transcript {transcript!r}: expected one of {TRANSCRIPT_MODES}")
         if transcript == "whisper" and (asr_model is None or asr_decode is None):
@@ -129,13 +284,18 @@ class LtuAsBackend(SFMBackend):
         self.tokenizer.pad_token_id = PAD_ID
         self.feature_extractor = feature_extractor
         self.asr_model = None if asr_model is None else asr_model.eval()
+        if transcript == "whisper":
+            use_release_fallback_rule(self.asr_model, asr_decode)
         self.asr_feature_extractor = asr_feature_extractor or feature_extractor
         self.asr_decode = asr_decode
         self.transcript_mode = transcript
+        #: The manifest column the runner passes as ``transcripts=`` (None: not used).
+        self.manifest_transcript_column = MANIFEST_TRANSCRIPT_COLUMN if transcript == "manifest" else None
         self.asr_max_new_tokens = int(asr_max_new_tokens)
         self.sources = dict(sources or {})
-        #: Whisper's decoder window; the audio branch itself sees the first 10 s (1,000 frames).
-        self.max_audio_seconds = float(self.asr_feature_extractor.n_samples) / self.sampling_rate
+        #: No limit: the transcript covers the whole clip in 30-s windows, as the release's; the
+        #: audio branch itself sees the first 10 s (1,000 frames).
+        self.max_audio_seconds = None
         self.llama = model.llm.get_base_model()
         self.ignored_generation_defaults = reset_generation_defaults(self.llama)
         gen = self.llama.generation_config
@@ -147,11 +307,10 @@ class LtuAsBackend(SFMBackend):
     @classmethod
     def from_config(cls, model: dict[str, Any], *, project_root: Any = None) -> "LtuAsBackend":
         """``model`` section: dtype (auto = float16 on GPU, float32 on CPU), device, and
-        options {whisper, whisper_asr, llama, checkpoint, transcript (whisper|none),
-        asr_max_new_tokens}; every path is a local file/directory (docs/ltu_as.md)."""
+        options {whisper, whisper_asr, llama, checkpoint, transcript (whisper|none|manifest),
+        asr_max_new_tokens (224)}; every path is a local file/directory (docs/ltu_as.md)."""
         from peft import LoraConfig, get_peft_model
         from transformers import (
-            AutoTokenizer,
             LlamaForCausalLM,
             WhisperFeatureExtractor,
             WhisperForConditionalGeneration,
@@ -188,10 +347,12 @@ class LtuAsBackend(SFMBackend):
                     f"model.options.whisper_asr: {asr_dir} has no usable Whisper tokenizer (it gives "
                     f"{len(asr_tokenizer)} token(s); expected vocab.json + merges.txt or tokenizer.json, "
                     "see docs/ltu_as.md); without it every transcript would be empty")
-            asr_decode = lambda ids: asr_tokenizer.decode(ids, skip_special_tokens=True)  # noqa: E731
+            # openai-whisper decodes without transformers' clean-up of spaces before punctuation
+            asr_decode = lambda ids: asr_tokenizer.decode(  # noqa: E731
+                ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
             asr_model = asr_model.to(device)
+        tokenizer = load_llama_tokenizer(llama_dir)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(str(llama_dir))
             llama = LlamaForCausalLM.from_pretrained(str(llama_dir), dtype=dtype)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"model.options.llama: cannot load LLaMA from {llama_dir}: {exc}") from None
@@ -203,7 +364,8 @@ class LtuAsBackend(SFMBackend):
                    "checkpoint": str(checkpoint), "checkpoint_sha256": _sha256(checkpoint)}
         return cls(net, tokenizer, feature_extractor, asr_model=asr_model, asr_feature_extractor=asr_fe,
                    asr_decode=asr_decode, transcript=transcript,
-                   asr_max_new_tokens=int(options.get("asr_max_new_tokens", 128)), sources=sources)
+                   asr_max_new_tokens=int(options.get("asr_max_new_tokens", RELEASE_ASR_MAX_NEW_TOKENS)),
+                   sources=sources)
 
     # -- inputs ----------------------------------------------------------------------------------
     @property
@@ -225,39 +387,46 @@ class LtuAsBackend(SFMBackend):
             return self.model.audio_embeddings(mel)
 
     def transcribe(self, audios: Sequence[np.ndarray]) -> list[str]:
-        """Whisper decoder transcripts (greedy, language detected), cleaned as the release does;
-        cached per audio content. ``transcript: none`` gives empty strings (no-input prompt)."""
+        """Whisper transcripts by the release's rules (:func:`release_transcribe`), cleaned as the
+        release does; cached per audio content. ``transcript: none`` gives empty strings (no-input
+        prompt). Clips are decoded one at a time, as the release did: transformers' batched
+        fallback writes its skip flags at the positions of the shrunken fallback batch, so a
+        silent clip next to one that falls back could keep its text."""
         if self.transcript_mode == "none":
             return ["" for _ in audios]
-        keys = [hashlib.sha1(np.ascontiguousarray(a, dtype=np.float32).tobytes()).hexdigest() for a in audios]
-        todo = [i for i, k in enumerate(keys) if k not in self._transcripts]
-        if todo:
-            n_max = int(self.max_audio_seconds * self.sampling_rate)
-            clips = [np.asarray(audios[i], dtype=np.float32).reshape(-1)[:n_max] for i in todo]
-            feats = self.asr_feature_extractor(clips, sampling_rate=self.sampling_rate,
-                                               return_tensors="pt")["input_features"]
-            asr = self.asr_model
-            kwargs: dict[str, Any] = {"max_new_tokens": self.asr_max_new_tokens, "do_sample": False}
-            if getattr(asr.generation_config, "task_to_id", None):
-                kwargs["task"] = "transcribe"
-            with torch.inference_mode():
-                out = asr.generate(feats.to(asr.device, asr.dtype), **kwargs)
-            sequences = out.sequences if hasattr(out, "sequences") else out
-            for row, i in enumerate(todo):
-                self._transcripts[keys[i]] = clean_transcript(self.asr_decode(sequences[row].tolist()))
-        return [self._transcripts[k] for k in keys]
+        if self.transcript_mode == "manifest":
+            raise DataError("model.options.transcript is 'manifest': the runner must pass the manifest's "
+                            f"'{MANIFEST_TRANSCRIPT_COLUMN}' column as transcripts=")
+        out = []
+        for clip in audios:
+            data = np.ascontiguousarray(clip, dtype=np.float32).reshape(-1)
+            key = hashlib.sha1(data.tobytes()).hexdigest()
+            if key not in self._transcripts:
+                text = release_transcribe(self.asr_model, self.asr_feature_extractor, data, self.asr_decode,
+                                          sampling_rate=self.sampling_rate,
+                                          max_new_tokens=self.asr_max_new_tokens, seed=int(key[:8], 16))
+                self._transcripts[key] = clean_transcript(text)
+            out.append(self._transcripts[key])
+        return out
 
     def prompt_ids(self, prompt: str, transcript: str) -> list[int]:
         """BOS + SentencePiece ids of the release's template (no EOS)."""
         text = build_prompt(prompt, transcript)
-        return [BOS_ID] + list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return [BOS_ID] + list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def _transcripts_for(self, audios: Sequence[np.ndarray], transcripts: Sequence[str] | None) -> list[str]:
+        """Given transcripts (stripped; empty or missing gives the no-input prompt), else Whisper's."""
+        if transcripts is None:
+            return self.transcribe(audios)
+        texts = ["" if t is None or t != t else str(t).strip() for t in transcripts]  # t != t: NaN
+        if len(texts) != len(audios):
+            raise ValueError(f"{len(texts)} transcripts for {len(audios)} audios")
+        return texts
 
     def model_inputs(self, audios: Sequence[np.ndarray], prompt: str,
                      transcripts: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
         """Left-padded ``input_ids`` / ``inputs_embeds`` / ``attention_mask`` for a batch."""
-        transcripts = self.transcribe(audios) if transcripts is None else list(transcripts)
-        if len(transcripts) != len(audios):
-            raise ValueError(f"{len(transcripts)} transcripts for {len(audios)} audios")
+        transcripts = self._transcripts_for(audios, transcripts)
         audio = self.audio_embeddings(audios)
         with torch.inference_mode():
             return self.model.build_inputs(audio, [self.prompt_ids(prompt, t) for t in transcripts])
@@ -265,21 +434,23 @@ class LtuAsBackend(SFMBackend):
     # -- interface -------------------------------------------------------------------------------
     def generate(self, audios: Sequence[np.ndarray], prompt: str, tracked_ids: Sequence[int],
                  settings: GenerationSettings, transcripts: Sequence[str] | None = None) -> list[GenerationRecord]:
-        """Batched generation with single-pass capture; ``transcripts`` (optional) replace the
-        Whisper transcripts (e.g. manifest-provided text)."""
+        """Batched generation with single-pass capture; ``transcripts`` (one per audio; required for
+        ``transcript: manifest``: the manifest's ``transcript`` column) replace Whisper's. The text
+        is the release's (:func:`release_answer_text`)."""
         inputs = self.model_inputs(audios, prompt, transcripts)
         return generate_with_capture(
             self.model.llm, inputs, tracked_ids, settings, eos_token_ids=self.eos_token_ids,
-            decode=lambda ids: self.tokenizer.decode(ids, skip_special_tokens=True).strip(),
+            decode=lambda ids: release_answer_text(
+                ids, lambda kept: self.tokenizer.decode(kept, skip_special_tokens=True)),
             logits_module=self.llama)
 
     def continuation_ids(self, prefix_text: str, continuation: str) -> list[int]:
         """Ids the continuation gets *in context* (after the template's final newline a word has
         no leading '▁'), i.e. ids(prefix + continuation) minus ids(prefix)."""
-        head = self.tokenizer(prefix_text, add_special_tokens=False)["input_ids"]
-        full = self.tokenizer(prefix_text + continuation, add_special_tokens=False)["input_ids"]
+        head = self.tokenizer.encode(prefix_text, add_special_tokens=False)
+        full = self.tokenizer.encode(prefix_text + continuation, add_special_tokens=False)
         if full[:len(head)] != head:
-            return list(self.tokenizer(continuation, add_special_tokens=False)["input_ids"])
+            return list(self.tokenizer.encode(continuation, add_special_tokens=False))
         return list(full[len(head):])
 
     def score(self, audio: np.ndarray, prompt: str, continuations: Sequence[str]) -> list[np.ndarray]:
@@ -292,7 +463,7 @@ class LtuAsBackend(SFMBackend):
         pass for every utterance x multi-token continuation); each utterance's continuations are
         tokenised in its own context (:meth:`continuation_ids`). ``transcripts`` (optional) replace
         the Whisper transcripts, as in :meth:`generate`."""
-        transcripts = self.transcribe(audios) if transcripts is None else list(transcripts)
+        transcripts = self._transcripts_for(audios, transcripts)
         inputs = self.model_inputs(audios, prompt, transcripts)
         prefix = {"inputs_embeds": inputs["inputs_embeds"], "attention_mask": inputs["attention_mask"]}
         ids = [[self.continuation_ids(build_prompt(prompt, t), c) for c in continuations] for t in transcripts]
@@ -306,6 +477,15 @@ class LtuAsBackend(SFMBackend):
             "dtype": str(self.model.audio_proj[1].weight.dtype).replace("torch.", ""),
             "device": str(self.device),
             "transcript": self.transcript_mode,
+            "transcript_column": self.manifest_transcript_column,
+            "asr_decoding": None if self.transcript_mode != "whisper" else {
+                "rules": "whisper-at transcribe", "temperatures": list(RELEASE_ASR_TEMPERATURES),
+                "compression_ratio_threshold": RELEASE_COMPRESSION_RATIO_THRESHOLD,
+                "logprob_threshold": RELEASE_LOGPROB_THRESHOLD,
+                "no_speech_threshold": RELEASE_NO_SPEECH_THRESHOLD,
+                "max_new_tokens_per_window": self.asr_max_new_tokens, "timestamps": True,
+                "condition_on_previous_text": True},
+            "answer_text": f"release: last {RELEASE_ANSWER_TAIL} characters cut when no EOS",
             "audio_window_seconds": MEL_WINDOW_FRAMES / 100.0,
             "max_audio_seconds": self.max_audio_seconds,
             "lora": dict(LORA_SETTINGS),

@@ -1,4 +1,4 @@
-"""LTU-AS building blocks on current transformers + peft (paper sec. 4.2; issue 7).
+"""LTU-AS building blocks on current transformers + peft (paper sec. 4.2).
 
 LTU-AS (Gong et al., ASRU 2023) feeds LLaMA-7B (Vicuna, LoRA on q/v) with
 
@@ -94,8 +94,12 @@ class BlockAttention(nn.Module):
         def split(t: torch.Tensor) -> torch.Tensor:
             return t.view(b, n, self.heads, d // self.heads).transpose(1, 2)
 
-        q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
-        weights = torch.softmax((q @ k.transpose(-1, -2)).float() / (d // self.heads) ** 0.5, dim=-1)
+        # As the original (Whisper's attention): q and k each scaled by d_head^-1/4 before the
+        # product, which stays in the input dtype (no fp16 overflow of the unscaled product); the
+        # softmax in float32.
+        scale = (d // self.heads) ** -0.25
+        q, k, v = split(self.query(x)) * scale, split(self.key(x)) * scale, split(self.value(x))
+        weights = torch.softmax((q @ k.transpose(-1, -2)).float(), dim=-1)
         mixed = (weights.to(v.dtype) @ v).transpose(1, 2).reshape(b, n, d)
         return self.out(mixed)
 
