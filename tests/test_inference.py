@@ -399,7 +399,7 @@ def test_run_inference_rejects_bad_limit_and_too_long_policy(tmp_path, kw, match
 
 @pytest.mark.parametrize("limit", ["-1", "0"])
 def test_cli_rejects_a_bad_limit_before_loading_the_model(tmp_path, capsys, monkeypatch, limit):
-    import emologits.inference as inference
+    import emologits.inference.cli as inference
 
     def never(*args, **kwargs):
         raise AssertionError("the model must not load before the arguments are checked")

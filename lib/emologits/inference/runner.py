@@ -1,0 +1,345 @@
+"""The runner: one prompt of one method over the manifest, resumable, sharded, never losing a record.
+
+The manifest is cut into blocks of a fixed number ``P`` of utterances (``part_size``, a multiple of
+the batch size). Each block's missing records are computed in batches that never cross the block
+and written as one new part file, atomically (:mod:`emologits.inference.store`: append-only, the
+newest record of an utterance wins, nothing is ever replaced or deleted). A restarted run computes
+only what has no record, so a run killed at any moment and restarted ends with the same records as
+an uninterrupted one (``seconds`` aside): the block in flight is redone with the same batch
+composition. ``limit`` only chooses what to compute; a later larger limit adds the missing
+utterances. Shards (``--shard i/n``) and ``accelerate launch`` processes take blocks round-robin
+(block k goes to worker ``k mod W``); a lock per block keeps two processes on one folder from
+computing the same block twice. :func:`load_records` merges the parts in manifest order.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emologits.artifacts import manifest_path, subset_manifest
+from emologits.audio import TOO_LONG_POLICIES
+from emologits.config import Config
+from emologits.data import read_manifest
+from emologits.emotions import EmotionSet, get_emotion_set
+from emologits.errors import ConfigError, DataError
+from emologits.inference.methods import METHODS, RECORD_COLUMNS
+from emologits.inference.provenance import check_or_write_info, git_commit, package_versions, write_json
+from emologits.inference.store import block_lock, read_latest, write_part
+from emologits.progress import progress_bar
+from emologits.prompts import get_prompt
+from emologits.sfm.base import GenerationSettings, SFMBackend
+
+#: Default block (part) size, in batches.
+PART_BATCHES: int = 4
+
+
+def emotion_set_of(cfg: Config) -> EmotionSet:
+    """The emotion set a run's distributions are over (``data.emotion_set``; default ``paper4``)."""
+    return get_emotion_set(cfg.data.get("emotion_set"))
+
+
+def _latest_status(out_dir: Path) -> dict[str, str]:
+    """utt_id -> status of each utterance's newest record on disk."""
+    latest = read_latest(out_dir, ["utt_id", "status"])
+    return dict(zip(latest["utt_id"].astype(str), latest["status"].astype(str)))
+
+
+def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int]:
+    """``"i/n"`` (0-based i, e.g. ``$SLURM_ARRAY_TASK_ID/4``) -> (i, n); None -> (0, 1)."""
+    if shard is None:
+        return 0, 1
+    if isinstance(shard, str):
+        try:
+            i, n = (int(x) for x in shard.split("/"))
+        except ValueError:
+            raise ConfigError(f"--shard {shard!r}: expected i/n with integers, e.g. 0/4") from None
+    else:
+        i, n = (int(x) for x in shard)
+    if not (n >= 1 and 0 <= i < n):
+        raise ConfigError(f"--shard {i}/{n}: need 0 <= i < n (shards are numbered from 0)")
+    return i, n
+
+
+def read_run_manifest(cfg: Config) -> pd.DataFrame:
+    """The run's manifest (``runs/<run>/manifest.parquet``), or a clear error saying what to run first."""
+    path = manifest_path(cfg)
+    if not path.exists():
+        data = cfg.data
+        raise DataError(f"{path} not found: build the manifest first with `python -m emologits prepare "
+                        f"--dataset {data.get('dataset') or 'DATASET'} --root {data.get('root') or 'ROOT'} "
+                        f"--out {path}` (or run notebooks/01_data_prep.ipynb)")
+    return read_manifest(path)
+
+
+def output_dir(run_dir: str | Path, prompt_id: str, method: str = "generate") -> Path:
+    """``runs/<run>/<method folder>/<prompt>/``: where one prompt's records of a method live."""
+    return Path(run_dir) / METHODS.get(method).subdir / prompt_id
+
+
+def _distributed_state(model: dict[str, Any]):
+    """accelerate's PartialState when launched with several processes (``accelerate launch``, torchrun),
+    else None. CPU processes (gloo) when the config says ``device: cpu`` or no GPU is present."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return None
+    import torch
+    from accelerate import PartialState
+
+    state = PartialState(cpu=str(model.get("device", "auto")) == "cpu" or not torch.cuda.is_available())
+    if state.num_processes != world:
+        raise ConfigError(f"launched as {world} processes (WORLD_SIZE) but accelerate sees "
+                          f"{state.num_processes}; check the launcher's settings")
+    return state
+
+
+def _load_backend(cfg: Config, state: Any) -> SFMBackend:
+    """The back-end ``cfg.model`` names; under ``accelerate launch`` on this process's device."""
+    from emologits.sfm import load_backend
+
+    model_cfg = dict(cfg.model)
+    if state is not None and model_cfg.get("device", "auto") == "auto":
+        model_cfg["device"] = str(state.device)
+    return load_backend(model_cfg, project_root=cfg.project_root)
+
+
+def _check_run_arguments(limit: int | None, too_long: str) -> None:
+    """``limit`` (``--limit``) >= 1 or None; ``too_long`` (``--too-long``) a known policy."""
+    if limit is not None and int(limit) < 1:
+        raise ConfigError(f"--limit must be >= 1, got {limit}")
+    if too_long not in TOO_LONG_POLICIES:
+        raise ConfigError(f"--too-long {too_long!r}: expected one of {list(TOO_LONG_POLICIES)}")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What one ``run_prompt`` call did: the output folder and, over the utterances this process
+    was asked for, the counts (:func:`summarize_parts`) and the first failed records."""
+
+    out_dir: Path
+    summary: dict[str, Any]
+    failures: list[dict[str, Any]]
+
+    @property
+    def all_ok(self) -> bool:
+        return self.summary["n_failed"] == 0 and self.summary.get("complete", True)
+
+
+def run_inference(cfg: Config, prompt_id: str, **kwargs: Any) -> Path:
+    """Run (or resume) one prompt over the manifest; returns the output folder (see :func:`run_prompt`)."""
+    return run_prompt(cfg, prompt_id, **kwargs).out_dir
+
+
+def run_prompt(cfg: Config, prompt_id: str, *, limit: int | None = None,
+               shard: str | tuple[int, int] | None = None, method: str = "generate",
+               backend: SFMBackend | None = None, manifest: pd.DataFrame | None = None,
+               part_size: int | None = None, too_long: str = "truncate", retry_failed: bool = False,
+               progress: bool = True) -> RunOutcome:
+    """Run (or resume) one prompt over the manifest.
+
+    Only utterances without a record on disk are computed; existing records are never replaced
+    (``emologits.inference.store``). ``limit``: compute only the seeded subset of N utterances
+    (:func:`emologits.artifacts.subset_manifest`, seed ``evaluation.seed``: nested, in manifest
+    order; the pipeline's ``--limit`` takes the same subset); ``retry_failed``: also recompute the
+    utterances whose newest record failed; ``shard``: ``"i/n"`` of the parts; ``method``:
+    a registered :class:`~emologits.inference.methods.Method` (``generate``: text + tracked logits;
+    ``likelihood``: class-answer log-probs) or ``package.module:Class``; ``backend``:
+    an already loaded back-end (else loaded from ``cfg.model``); ``manifest``: use this table
+    instead of ``runs/<run>/manifest.parquet``; ``part_size``: utterances per part (default
+    ``PART_BATCHES`` batches); ``too_long``: ``truncate`` (default) or ``fail`` for audio longer
+    than the model's window.
+    """
+    _check_run_arguments(limit, too_long)
+    out_dir = output_dir(cfg.run_dir, prompt_id, method)
+    prompt = get_prompt(cfg.resolve(cfg.prompts["file"]), prompt_id)
+    if manifest is None:
+        manifest = read_run_manifest(cfg)
+    missing = {"utt_id", "audio_path"} - set(manifest.columns)
+    if missing:
+        raise DataError(f"manifest lacks column(s) {sorted(missing)}")
+    utt_ids = [str(u) for u in manifest["utt_id"]]
+    if len(set(utt_ids)) != len(utt_ids):
+        raise DataError("manifest has duplicate utt_id values; each utterance must appear once")
+    chosen = set(subset_manifest(manifest, limit, seed=int(cfg.evaluation.get("seed", 0)))["utt_id"].astype(str))
+    requested_mask = [u in chosen for u in utt_ids]
+    audio_paths = [None if p is None or pd.isna(p) else str(cfg.resolve(p)) for p in manifest["audio_path"]]
+
+    state = _distributed_state(cfg.model)
+    rank, n_proc = (state.process_index, state.num_processes) if state else (0, 1)
+    shard_i, n_shards = parse_shard(shard)
+    worker, n_workers = shard_i * n_proc + rank, n_shards * n_proc
+
+    if backend is None:
+        backend = _load_backend(cfg, state)
+    batch_size = int(cfg.model.get("batch_size") or 1)
+    part_size = int(part_size or batch_size * PART_BATCHES)
+    if part_size < 1:
+        raise ConfigError(f"part_size must be >= 1, got {part_size}")
+    settings = GenerationSettings.from_config(cfg.generation)
+
+    runner = METHODS.get(method)(backend, prompt, emotion_set_of(cfg), settings)
+    schema = runner.schema()
+    info: dict[str, Any] = {
+        "method": runner.name,
+        "prompt": {"id": prompt.id, "kind": prompt.kind, "text": prompt.text},
+        "model": backend.provenance(),
+        "emotion_set": runner.emotion_set.name,
+        **runner.provenance(),
+        "batch_size": batch_size,
+        "part_size": part_size,
+        "too_long": too_long,
+        "max_audio_seconds": getattr(backend, "max_audio_seconds", None),
+        "sampling_rate": backend.sampling_rate,
+        "manifest": {"path": str(manifest_path(cfg)), "n_utterances": len(utt_ids),
+                     "limit": limit, "n_requested": sum(requested_mask), "retry_failed": retry_failed,
+                     "utt_ids_first_last": [utt_ids[0], utt_ids[-1]] if utt_ids else []},
+        "workers": {"shards": n_shards, "processes": n_proc},
+        "packages": package_versions(),
+        "git": git_commit(),
+        "config": cfg.as_dict(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "columns": list(schema.names),
+    }
+    info_path = out_dir / "run.json"
+    if rank == 0:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        check_or_write_info(info_path, info, runner.fingerprint_keys, write=True)
+    if state is not None:
+        state.wait_for_everyone()
+        check_or_write_info(info_path, info, runner.fingerprint_keys, write=False)
+
+    blocks = [list(range(s, min(s + part_size, len(utt_ids)))) for s in range(0, len(utt_ids), part_size)]
+    mine = [k for k in range(len(blocks)) if k % n_workers == worker]
+    status = _latest_status(out_dir)
+
+    def todo_of(k: int) -> list[int]:
+        return [i for i in blocks[k] if requested_mask[i] and (
+            utt_ids[i] not in status or (retry_failed and status[utt_ids[i]] != "ok"))]
+
+    n_mine = sum(requested_mask[i] for k in mine for i in blocks[k])
+    todo = {k: todo_of(k) for k in mine}
+    label = f"{runner.subdir} {prompt_id}" + (f" [{worker}/{n_workers}]" if n_workers > 1 else "")
+    bar = progress_bar(n_mine, label, initial=n_mine - sum(len(v) for v in todo.values()), enabled=progress,
+                       position=rank if n_proc > 1 else None)
+    for k in mine:
+        if not todo[k]:
+            continue
+        with block_lock(out_dir, k):
+            status = _latest_status(out_dir)  # another process may have done some of it meanwhile
+            rows = todo_of(k)
+            bar.update(len(todo[k]) - len(rows))
+            records: list[dict] = []
+            for b in range(0, len(rows), batch_size):  # batches never cross blocks (same padding on resume)
+                idx = rows[b: b + batch_size]
+                records += runner.run_batch([utt_ids[i] for i in idx], [audio_paths[i] for i in idx], too_long)
+                bar.update(len(idx))
+            if records:
+                write_part(out_dir, k, records, schema)
+    bar.close()
+
+    if state is not None:
+        state.wait_for_everyone()
+    requested_ids = [u for u, keep in zip(utt_ids, requested_mask) if keep]
+    if rank == 0:
+        info_now = json.loads(info_path.read_text())
+        info_now["summary"] = summarize_parts(out_dir, utt_ids)
+        write_json(info_path, info_now)
+        _print_summary(label, summarize_parts(out_dir, requested_ids))
+    my_ids = [utt_ids[i] for k in mine for i in blocks[k] if requested_mask[i]]
+    return RunOutcome(out_dir, summarize_parts(out_dir, my_ids), failure_examples(out_dir, my_ids))
+
+
+def summarize_parts(out_dir: str | Path, expected_ids: Sequence[str] | None = None) -> dict[str, Any]:
+    """Counts over each utterance's newest record on disk: done, ok, failed by reason. With
+    ``expected_ids``, only those utterances count, and ``n_expected``/``complete`` say how many of
+    them are done (``n_done`` never exceeds ``n_expected``)."""
+    latest = read_latest(out_dir, ["utt_id", "status", "error"])
+    if expected_ids is not None:
+        latest = latest[latest["utt_id"].isin(set(expected_ids))]
+    failed = latest[latest["status"] != "ok"]
+    summary: dict[str, Any] = {"n_done": len(latest), "n_ok": int((latest["status"] == "ok").sum()),
+                               "n_failed": len(failed),
+                               "failures_by_reason": dict(sorted(Counter(failed["error"].astype(str)).items()))}
+    if expected_ids is not None:
+        summary.update(n_expected=len(set(expected_ids)), complete=len(latest) == len(set(expected_ids)))
+    return summary
+
+
+def failure_examples(out_dir: str | Path, utt_ids: Sequence[str], n: int = 5) -> list[dict[str, Any]]:
+    """The first ``n`` failed records (utt_id, error, error_message) among ``utt_ids``, in their order."""
+    latest = read_latest(out_dir, ["utt_id", "status", "error", "error_message"]).set_index("utt_id")
+    failed = [u for u in utt_ids if u in latest.index and latest.at[u, "status"] != "ok"]
+    return [{"utt_id": u, "error": latest.at[u, "error"], "error_message": latest.at[u, "error_message"]}
+            for u in failed[:n]]
+
+
+def _print_summary(label: str, summary: dict) -> None:
+    status = "complete" if summary.get("complete", True) else "INCOMPLETE (other shards still running?)"
+    fails = summary["failures_by_reason"]
+    print(f"{label}: {summary['n_done']}/{summary.get('n_expected', summary['n_done'])} utterances, "
+          f"{summary['n_ok']} ok, {summary['n_failed']} failed"
+          + (f" (by reason: {', '.join(f'{r}={n}' for r, n in fails.items())})" if fails else "")
+          + f"; {status}", file=sys.stderr)
+
+
+def _run_manifest_ids(run_dir: Path) -> list[str] | None:
+    path = Path(run_dir) / "manifest.parquet"
+    if not path.exists():
+        return None
+    import pyarrow.parquet as pq
+
+    return [str(u) for u in pq.read_table(path, columns=["utt_id"]).column("utt_id").to_pylist()]
+
+
+def load_records(run_dir: str | Path, prompt_id: str, method: str = "generate") -> tuple[pd.DataFrame, dict]:
+    """All records of one prompt's run (each utterance's newest), in manifest order, and its run info
+    (run.json, with ``summary`` recomputed from the parts on disk). ``run_dir`` is ``runs/<run>``
+    (``cfg.run_dir``). When ``runs/<run>/manifest.parquet`` exists, only its utterances are returned
+    (records of utterances no longer in the manifest stay on disk).
+
+    ``tracked_logits`` cells hold J rows of T values (``np.stack(cell)`` gives the (J, T) array);
+    ``run_info["tracked_ids"]`` gives the T token ids in column order.
+    """
+    out_dir = output_dir(Path(run_dir), prompt_id, method)
+    info_path = out_dir / "run.json"
+    if not info_path.exists():
+        flag = " --method likelihood" if method == "likelihood" else ""
+        raise DataError(f"{info_path} not found: run `python -m emologits infer --config CFG --prompt "
+                        f"{prompt_id}{flag}` first (or notebooks/02_inference.ipynb)")
+    info = json.loads(info_path.read_text())
+    records = read_latest(out_dir)
+    if not len(records):
+        records = pd.DataFrame(columns=info.get("columns", list(RECORD_COLUMNS)))
+    manifest_ids = _run_manifest_ids(Path(run_dir))
+    if manifest_ids is not None:
+        order = {u: i for i, u in enumerate(manifest_ids)}
+        records = records[records["utt_id"].isin(order)]
+        records = records.iloc[np.argsort([order[u] for u in records["utt_id"]], kind="stable")]
+        expected: Sequence[str] = manifest_ids
+    else:
+        records = records.sort_values("utt_id", kind="stable")
+        expected = list(records["utt_id"])
+        if len(expected) < info["manifest"]["n_utterances"]:
+            expected = expected + [None] * (info["manifest"]["n_utterances"] - len(expected))  # type: ignore[list-item]
+    summary = summarize_parts(out_dir, [u for u in expected if u is not None])
+    summary["n_expected"] = len(expected)
+    summary["complete"] = summary["n_done"] >= summary["n_expected"]
+    info["summary"] = summary
+    if not summary["complete"]:
+        warnings.warn(f"{out_dir}: only {summary['n_done']} of {summary['n_expected']} utterances are done; "
+                      "run the same infer command again to finish (it resumes)", stacklevel=2)
+    return records.reset_index(drop=True), info
+
+
+__all__ = ["PART_BATCHES", "RunOutcome", "emotion_set_of", "failure_examples", "load_records", "output_dir",
+           "parse_shard", "read_run_manifest", "run_inference", "run_prompt", "summarize_parts"]
