@@ -1,21 +1,33 @@
-"""``./run_all.sh [CONFIG]``: check the config, then execute the seven notebooks in order with papermill.
+"""``./run_all.sh [CONFIG] [options]``: check the config, then execute the seven notebooks in order with papermill.
 
-    python -m emologits.pipeline configs/demo.yaml [--output-root DIR] [--limit N] [--only 03 04]
+    ./run_all.sh configs/demo.yaml [--output-root DIR] [--limit N] [--only 03 04]
+    (the same as python -m emologits.pipeline …)
 
-Executed notebooks land in ``runs/<run>/notebooks/``; the first failing notebook stops the run with
-its name and the failing cell's error. Re-running resumes: inference skips finished utterances.
+Executed notebooks land in ``runs/<run>/notebooks/`` (written atomically); the first failing
+notebook stops the run with its name and the failing cell's error. After 02 the run stops when more
+than ``pipeline.max_failed_fraction`` of a prompt's utterances failed at inference. Long steps show
+live progress on the terminal (``emologits.progress``). Re-running resumes: inference skips
+finished utterances.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import zmq
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import default
+
 from emologits.artifacts import NOTEBOOKS
+from emologits.atomic import DISK_FULL_ERRNOS, atomic_path, disk_full_error
 from emologits.config import Config, load_config
-from emologits.errors import ConfigError, EmologitsError
+from emologits.errors import ConfigError, DiskFullError, EmologitsError
 from emologits.prompts import load_prompts
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -77,14 +89,220 @@ def check_config(cfg: Config) -> list[str]:
     return problems
 
 
-def run_notebooks(config_path: str | Path, *, output_root: str | Path | None = None,
-                  limit: int | None = None, only: list[str] | None = None,
-                  kernel: str = DEFAULT_KERNEL, notebooks_dir: Path | None = None,
-                  extra_parameters: dict[str, Any] | None = None) -> list[Path]:
-    """Execute the notebooks in order; returns the executed copies. Raises on the first failure."""
+class InferenceFailureError(EmologitsError):
+    """More than ``pipeline.max_failed_fraction`` of a prompt's utterances failed at inference."""
+
+
+def check_limit(limit: int | None) -> None:
+    """``--limit`` is None (every utterance) or an integer >= 1."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ConfigError(f"--limit must be an integer >= 1 (a seeded subset of N utterances; leave it out "
+                          f"for all of them), got {limit!r}")
+
+
+def select_notebooks(only: Sequence[str] | None) -> list[str]:
+    """The notebooks ``--only`` names, in execution order (every notebook when None or empty).
+
+    Each value is a notebook's number (``03`` or ``3``) or its file name (``03_text_extraction``,
+    ``.ipynb`` optional); anything else is a :class:`ConfigError` listing the notebooks."""
+    if not only:
+        return list(NOTEBOOKS)
+    chosen: set[str] = set()
+    unknown: list[str] = []
+    for value in only:
+        name = str(value).strip().removesuffix(".ipynb")
+        hits = [stem for stem in NOTEBOOKS
+                if name == stem or (name.isdigit() and int(name) == int(stem.split("_", 1)[0]))]
+        if hits:
+            chosen.update(hits)
+        else:
+            unknown.append(str(value))
+    if unknown:
+        listing = "\n  ".join(f"{stem.split('_', 1)[0]}  {stem}: {what}" for stem, what in NOTEBOOKS.items())
+        raise ConfigError(f"--only {' '.join(unknown)}: no such notebook. The notebooks are:\n  {listing}")
+    return [stem for stem in NOTEBOOKS if stem in chosen]
+
+
+class _QuietKernelManager(AsyncKernelManager):
+    """The kernel manager papermill gets: the same kernels, without two kinds of noise on the terminal.
+
+    * CurveZMQ transport encryption when pyzmq has it (the ``emologits`` kernelspec declares
+      support): no "Kernel is running over TCP without encryption" warning, and the kernel's
+      local sockets are encrypted.
+    * No SIGINT before the shutdown request: jupyter_client interrupts a kernel before shutting it
+      down, which after the last cell has nothing to stop and only makes ipykernel log
+      "KeyboardInterrupt caught in kernel" when the signal lands inside a message handler.
+      A kernel that does not exit is still terminated, then killed (``shutdown_wait_time``).
+    """
+
+    @default("transport_encryption")
+    def _encrypt_when_possible(self) -> str:
+        return "auto" if zmq.has("curve") else "disabled"
+
+    async def _async_interrupt_kernel(self) -> None:
+        if self.shutting_down:
+            return
+        await super()._async_interrupt_kernel()
+
+
+@contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Set environment variables (inherited by the kernels started meanwhile), then restore them."""
+    before = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _disk_full_message(text: str) -> bool:
+    """True when an error text is the operating system's "no space left" / "quota exceeded"."""
+    return any(os.strerror(e).lower() in text.lower() for e in DISK_FULL_ERRNOS)
+
+
+def execute_notebook(src: Path, dst: Path, parameters: dict[str, Any], *, kernel: str = DEFAULT_KERNEL,
+                     cwd: Path | None = None, run_dir: Path | None = None) -> None:
+    """Execute ``src`` into ``dst`` with papermill, atomically: papermill writes a temp file next to
+    ``dst`` as it goes, renamed onto ``dst`` when the notebook ran or failed in a cell (the executed
+    copy with the traceback is kept); a kill or a full disk leaves any earlier ``dst`` as it was.
+
+    Raises :class:`EmologitsError` naming the failing cell, or :class:`DiskFullError` (one message:
+    what, which file, what to do) when the disk fills up in the kernel or while writing ``dst``."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    failed: PapermillExecutionError | None = None
+    stem = src.stem
+    try:
+        with atomic_path(dst) as tmp:
+            try:
+                pm.execute_notebook(str(src), str(tmp), parameters=parameters, kernel_name=kernel,
+                                    cwd=str(cwd or src.parent), progress_bar=False, log_output=False,
+                                    kernel_manager_class=_QuietKernelManager)
+            except PapermillExecutionError as exc:
+                failed = exc  # the temp copy holds the executed cells and the traceback: keep it
+    except DiskFullError as exc:
+        raise DiskFullError(exc.path, f"notebook {stem}: {exc}") from None
+    except OSError as exc:
+        if exc.errno in DISK_FULL_ERRNOS:
+            raise disk_full_error(exc.filename or dst) from None
+        raise
+    if failed is None:
+        return
+    if failed.ename == "DiskFullError":  # emologits' own message already says what and where
+        raise DiskFullError(dst, f"notebook {stem} stopped in cell {failed.exec_count}: {failed.evalue}\n"
+                            f"  executed copy: {dst}")
+    if _disk_full_message(f"{failed.ename} {failed.evalue}"):
+        where = run_dir or dst.parent
+        raise DiskFullError(dst, f"notebook {stem} stopped in cell {failed.exec_count}: the disk is full "
+                            f"({failed.ename}: {failed.evalue}). Free space on the file system holding {where} "
+                            f"(`df -h {where}`), then run the same command again (finished work is kept)\n"
+                            f"  executed copy: {dst}")
+    raise EmologitsError(f"notebook {stem} failed in cell {failed.exec_count}: {failed.ename}: "
+                         f"{failed.evalue}\n  executed copy with the traceback: {dst}") from None
+
+
+def inference_failures(run_dir: str | Path) -> list[dict[str, Any]]:
+    """What failed at inference, per records folder of the run (``inference/<prompt>``,
+    ``likelihood/<prompt>``: every folder with a ``run.json`` naming its ``method``).
+
+    Each entry: ``label`` (e.g. ``inference ambiguous``), ``method``, ``prompt``, ``out_dir``,
+    ``n_expected`` (the utterances of ``runs/<run>/manifest.parquet``), ``n_done``, ``n_failed``,
+    ``failures_by_reason`` and ``examples`` (the first failed records: utt_id, error, error_message).
+    Counts are over each utterance's newest record (``emologits.inference.summarize_parts``)."""
+    import json
+
+    from emologits.inference import failure_examples, summarize_parts
+
+    run_dir = Path(run_dir)
+    manifest = run_dir / "manifest.parquet"
+    ids: list[str] | None = None
+    if manifest.exists():
+        import pyarrow.parquet as pq
+
+        ids = [str(u) for u in pq.read_table(manifest, columns=["utt_id"]).column("utt_id").to_pylist()]
+    found = []
+    for info_path in sorted(run_dir.glob("*/*/run.json")):
+        try:
+            method = json.loads(info_path.read_text()).get("method")
+        except (OSError, ValueError):
+            continue
+        if not method:
+            continue
+        out_dir = info_path.parent
+        summary = summarize_parts(out_dir, ids)
+        examples = failure_examples(out_dir, ids, n=3) if ids is not None and summary["n_failed"] else []
+        found.append({"label": f"{out_dir.parent.name} {out_dir.name}", "method": method, "prompt": out_dir.name,
+                      "out_dir": out_dir, "n_expected": summary.get("n_expected", summary["n_done"]),
+                      "n_done": summary["n_done"], "n_failed": summary["n_failed"],
+                      "failures_by_reason": summary["failures_by_reason"], "examples": examples})
+    return found
+
+
+def _reasons(entry: dict[str, Any]) -> str:
+    return ", ".join(f"{reason}={n}" for reason, n in entry["failures_by_reason"].items())
+
+
+def failures_line(failures: Sequence[dict[str, Any]]) -> str:
+    """One line of failure counts for the run's final summary."""
+    if not failures:
+        return "failed at inference: no inference records yet"
+    bad = [f for f in failures if f["n_failed"]]
+    sizes = sorted({f["n_expected"] for f in failures})
+    if not bad:
+        return (f"failed at inference: 0 of {'/'.join(map(str, sizes))} utterances "
+                f"({', '.join(f['label'] for f in failures)})")
+    return "failed at inference: " + "; ".join(
+        f"{f['label']} {f['n_failed']}/{f['n_expected']} ({_reasons(f)})" for f in bad) + (
+        "; the others 0" if len(bad) < len(failures) else "")
+
+
+def check_inference_failures(cfg: Config, failures: Sequence[dict[str, Any]]) -> None:
+    """Stop (:class:`InferenceFailureError`) when more than ``pipeline.max_failed_fraction`` of a
+    prompt's utterances failed at inference, naming the reasons and what to do."""
+    limit = float(cfg.pipeline["max_failed_fraction"])
+    over = [f for f in failures if f["n_expected"] and f["n_failed"] / f["n_expected"] > limit]
+    if not over:
+        return
+    lines = [f"too many utterances failed at inference: more than pipeline.max_failed_fraction = {limit:g} "
+             f"({limit:.0%}) of a prompt's utterances (config {cfg.path}); stopped after 02_inference."]
+    for f in over:
+        lines.append(f"  - {f['label']}: {f['n_failed']} of {f['n_expected']} failed "
+                     f"({f['n_failed'] / f['n_expected']:.1%}): {_reasons(f)}")
+        lines += [f"      {e['utt_id']} [{e['error']}]: {e['error_message']}" for e in f["examples"]]
+        if f["n_failed"] > len(f["examples"]):
+            lines.append(f"      ... every failed record: {f['out_dir']} (columns error, error_message)")
+    methods = sorted({f["method"] for f in over})
+    retry = " and ".join(f"`python -m emologits infer --config {cfg.path} --retry-failed"
+                         + (" --method likelihood" if m == "likelihood" else "") + "`" for m in methods)
+    lines.append(f"What to do: check those audio files (and the model settings for model_error), then recompute "
+                 f"only the failed utterances with {retry} and run ./run_all.sh again (finished work is kept). "
+                 f"To go on with these failures, raise pipeline.max_failed_fraction in the config.")
+    raise InferenceFailureError("\n".join(lines))
+
+
+def run_notebooks(config_path: str | Path, *, output_root: str | Path | None = None,
+                  limit: int | None = None, only: Sequence[str] | None = None,
+                  kernel: str = DEFAULT_KERNEL, notebooks_dir: Path | None = None,
+                  extra_parameters: dict[str, Any] | None = None,
+                  progress_to: str | None = "stderr") -> list[Path]:
+    """Execute the notebooks in order; returns the executed copies. Raises on the first failure.
+
+    ``limit``: a seeded subset of N utterances of the data set (seed ``evaluation.seed``, manifest
+    order, nested: :func:`emologits.artifacts.subset_manifest`, as ``infer --limit``); ``only``:
+    notebook numbers or names (:func:`select_notebooks`); ``progress_to``: where the notebooks' long
+    steps show live progress (``emologits.progress``; ``stderr``: this terminal; None: nowhere).
+    After 02 the run stops when too many utterances failed (:func:`check_inference_failures`).
+    """
+    from emologits.progress import PROGRESS_ENV
+
+    check_limit(limit)
+    stems = select_notebooks(only)
     config_path = Path(config_path).resolve()
     cfg = load_config(config_path, output_root=output_root)
     problems = check_config(cfg)
@@ -92,44 +310,58 @@ def run_notebooks(config_path: str | Path, *, output_root: str | Path | None = N
         raise ConfigError("the config needs attention before any heavy work:\n  - " + "\n  - ".join(problems))
     notebooks_dir = notebooks_dir or PROJECT_ROOT / "notebooks"
     out_dir = cfg.run_dir / "notebooks"
-    out_dir.mkdir(parents=True, exist_ok=True)
     parameters = {"config_path": str(config_path), "output_root": str(cfg.output_root or ""),
                   "limit": int(limit or 0), **(extra_parameters or {})}
     executed: list[Path] = []
-    for stem in NOTEBOOKS:
-        if only and not any(stem.startswith(o) for o in only):
-            continue
-        src, dst = notebooks_dir / f"{stem}.ipynb", out_dir / f"{stem}.ipynb"
-        started = time.perf_counter()
-        print(f"[run_all] {stem}: {NOTEBOOKS[stem]} …", flush=True)
-        try:
-            pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=kernel,
-                                cwd=str(notebooks_dir), progress_bar=False, log_output=False)
-        except PapermillExecutionError as exc:
-            raise EmologitsError(f"notebook {stem} failed in cell {exc.exec_count}: {exc.ename}: "
-                                 f"{exc.evalue}\n  executed copy with the traceback: {dst}") from None
-        print(f"[run_all] {stem}: done in {time.perf_counter() - started:.1f} s", flush=True)
-        executed.append(dst)
+    with _environment(**{PROGRESS_ENV: progress_to or ""}):
+        for stem in stems:
+            src, dst = notebooks_dir / f"{stem}.ipynb", out_dir / f"{stem}.ipynb"
+            started = time.perf_counter()
+            print(f"[run_all] {stem}: {NOTEBOOKS[stem]} …", flush=True)
+            execute_notebook(src, dst, parameters, kernel=kernel, cwd=notebooks_dir, run_dir=cfg.run_dir)
+            print(f"[run_all] {stem}: done in {time.perf_counter() - started:.1f} s", flush=True)
+            executed.append(dst)
+            if stem == "02_inference":
+                failures = inference_failures(cfg.run_dir)
+                check_inference_failures(cfg, failures)
+                for f in failures:
+                    if f["n_failed"]:
+                        print(f"[run_all] {f['label']}: {f['n_failed']} of {f['n_expected']} utterances failed "
+                              f"({_reasons(f)}); below pipeline.max_failed_fraction, going on", flush=True)
     print(f"[run_all] tables and figures: {cfg.figures_dir}/README.md", flush=True)
     return executed
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m emologits.pipeline", description=__doc__.splitlines()[0])
-    parser.add_argument("config", nargs="?", default=str(PROJECT_ROOT / "configs" / "demo.yaml"))
+    parser = argparse.ArgumentParser(prog="./run_all.sh", description=__doc__.splitlines()[0])
+    parser.add_argument("config", nargs="?", default=str(PROJECT_ROOT / "configs" / "demo.yaml"),
+                        help="the run's config (default: configs/demo.yaml)")
     parser.add_argument("--output-root", default=None, help="where runs/ and figures/ go (default: project root)")
-    parser.add_argument("--limit", type=int, default=None, help="a deterministic subset of N utterances")
-    parser.add_argument("--only", nargs="*", default=None, help="notebook prefixes to run, e.g. 03 04")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="a seeded subset of N utterances (seed evaluation.seed, manifest order, nested: "
+                             "the same subset as `infer --limit N`)")
+    parser.add_argument("--only", nargs="+", default=None, metavar="NB",
+                        help="only these notebooks, by number or name, e.g. --only 03 04")
     parser.add_argument("--kernel", default=DEFAULT_KERNEL, help="Jupyter kernel name (default: emologits)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
         run_notebooks(args.config, output_root=args.output_root, limit=args.limit, only=args.only,
                       kernel=args.kernel)
+        cfg = load_config(Path(args.config).resolve(), output_root=args.output_root)
+        summary = failures_line(inference_failures(cfg.run_dir))
     except EmologitsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"[run_all] all notebooks done in {time.perf_counter() - started:.0f} s", flush=True)
+    except OSError as exc:
+        if exc.errno not in DISK_FULL_ERRNOS:
+            raise
+        print(f"error: {disk_full_error(exc.filename or Path.cwd() / '?')}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted (finished work is kept: run the same command again to resume)", file=sys.stderr)
+        return 130
+    print(f"[run_all] all notebooks done in {time.perf_counter() - started:.0f} s; {summary}", flush=True)
     return 0
 
 

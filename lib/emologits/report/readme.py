@@ -5,7 +5,8 @@
   (config, model, data set).
 * :func:`write_run_readme` -- one Markdown page: a banner when ``pipeline_check`` (the demo run:
   tiny locally trained model, synthetic data -- NOT the paper's results), tables inline,
-  figures as image links (PNG shown, PDF linked), provenance at the end.
+  figures as image links (PNG shown, PDF linked), the failures at inference (counts per prompt
+  and reason), provenance at the end.
 """
 from __future__ import annotations
 
@@ -100,6 +101,24 @@ def _plain(v: Any) -> Any:
     return str(v)
 
 
+def _failures_md(failures: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The "Failures at inference" section: one row per prompt and method, counts by reason."""
+    lines = ["## Failures at inference", ""]
+    if not failures:
+        return lines + ["No inference records found for this run.", ""]
+    n_failed = sum(int(f["n_failed"]) for f in failures)
+    lines += ["Utterances whose inference failed (unreadable or missing audio, a model error, non-finite "
+              "logits) have no prediction; every table counts them as `invalid`. "
+              + ("None failed." if not n_failed else
+                 "Recompute them after fixing the cause with `python -m emologits infer --config CONFIG "
+                 "--retry-failed` (records: `runs/<run>/inference/<prompt>/`, column `error_message`)."), ""]
+    lines += ["| records | utterances | failed | by reason |", "| :-- | --: | --: | :-- |"]
+    for f in failures:
+        reasons = ", ".join(f"`{r}` {n}" for r, n in f["failures_by_reason"].items()) or "–"
+        lines.append(f"| `{f['label']}` | {f['n_expected']} | {f['n_failed']} | {reasons} |")
+    return lines + [""]
+
+
 def write_run_readme(
     figures_dir: str | os.PathLike,
     *,
@@ -109,6 +128,7 @@ def write_run_readme(
     pipeline_check: bool,
     title: str | None = None,
     notes: Sequence[str] = (),
+    run_dir: str | os.PathLike | None = None,
 ) -> Path:
     """Write ``<figures_dir>/README.md`` and return its path.
 
@@ -117,6 +137,9 @@ def write_run_readme(
     ``figures``: caption -> the paths returned by a figure function (the PNG is shown, every
     other file linked). ``provenance``: e.g. :func:`collect_provenance`. ``pipeline_check``: put
     the "not the paper's results" banner at the top. ``notes``: extra paragraphs after the banner.
+    ``run_dir``: the run's folder (``runs/<run>``, default ``provenance["run_dir"]``) whose
+    inference failures the page lists (:func:`emologits.pipeline.inference_failures`); with neither,
+    no such section.
     """
     out_dir = Path(figures_dir)
     run = title or out_dir.name
@@ -159,6 +182,11 @@ def write_run_readme(
             others = [p for p in plist if p.suffix.lower() != ".png"]
             if others:
                 lines += ["Files: " + " · ".join(f"[{p.suffix[1:].upper()}]({_rel(p, out_dir)})" for p in others), ""]
+    run_dir = run_dir if run_dir is not None else provenance.get("run_dir")
+    if run_dir is not None:
+        from emologits.pipeline import inference_failures
+
+        lines += _failures_md(inference_failures(run_dir))
     lines += ["## Provenance", ""] + _provenance_md(provenance)
     path = out_dir / "README.md"
     write_text_atomic(path, "\n".join(lines).rstrip() + "\n")

@@ -267,9 +267,8 @@ def train_tiny_demo(out_dir: str | Path, settings: TinyDemoSettings = TinyDemoSe
     temporary folder (removed afterwards). Targets: the paper's two prompts (prompts/prompts.yaml,
     ``ambiguous`` and ``single``), answered from each utterance's ground truth: percentages
     (multiples of 5 summing to 100) and the majority label's choice word. Seeded; CPU only."""
-    from tqdm.auto import tqdm
-
     from emologits.data.synthetic import write_synthetic_corpus
+    from emologits.progress import progress_bar
     from emologits.prompts import load_prompts
 
     out_dir = Path(out_dir).expanduser().resolve()
@@ -303,8 +302,8 @@ def train_tiny_demo(out_dir: str | Path, settings: TinyDemoSettings = TinyDemoSe
                                                         pct_start=0.1)
         rng = np.random.default_rng(settings.seed)
         losses = []
-        bar = tqdm(range(settings.steps), desc="train tiny-demo", disable=not progress, unit="step")
-        for _ in bar:
+        bar = progress_bar(settings.steps, "train tiny-demo", unit="step", enabled=progress)
+        for _ in range(settings.steps):
             pick = rng.choice(len(examples), size=min(settings.batch_size, len(examples)), replace=False)
             batch = _collate([encoded[i] for i in pick], features, frame_mask, [examples[i][0] for i in pick],
                              tokenizer.pad_token_id)
@@ -322,7 +321,9 @@ def train_tiny_demo(out_dir: str | Path, settings: TinyDemoSettings = TinyDemoSe
             optimizer.step()
             scheduler.step()
             losses.append(float(loss.detach()))
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", refresh=False)
+            bar.update(1)
+        bar.close()
         model.eval()
         seconds = time.perf_counter() - started
         stamp = {**expected_stamp(settings), "train_seconds": round(seconds, 1),
