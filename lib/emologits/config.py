@@ -1,5 +1,10 @@
 """Run configuration: one YAML file per experiment under ``configs/`` (see configs/demo.yaml).
 
+One strict, typed schema (:class:`ConfigSchema`, pydantic; every key in docs/configuration.md),
+checked by :func:`load_config` / :func:`config_from_dict` before any model is built: unknown keys,
+wrong types and out-of-range values anywhere (back-end and data set options included) fail with the
+file, the dotted path and, for a typo, the closest known key.
+
 Relative paths inside a config resolve against the project root: the parent of the ``configs/``
 folder holding the file (or the file's own folder when it is elsewhere).
 """
