@@ -361,3 +361,37 @@ def test_manifest_transcripts_are_used_and_required(backend_no_asr):
                                                                   add_special_tokens=False)
     assert len(ltu.generate(clips, "Q?", [100], settings, transcripts=["Excuse me.", ""])) == 2
 
+
+
+def test_the_runner_passes_manifest_transcripts_and_requires_the_column(backend_no_asr, tmp_path, monkeypatch):
+    """``transcript: manifest`` through ``run_inference``: each utterance's manifest transcript reaches
+    the back-end (same records as calling it directly), and a manifest without the column is refused."""
+    import pandas as pd
+
+    from emologits.config import load_config
+    from emologits.errors import DataError as RunDataError
+    from emologits.inference import load_records, run_inference
+    from emologits.prompts import get_prompt
+    from emologits.verbalizer import tracked_token_ids
+    from fake_backend import make_project
+
+    cfg = load_config(make_project(tmp_path, n=3, batch_size=2, generation={"max_new_tokens": 3}))
+    manifest = pd.read_parquet(cfg.run_dir / "manifest.parquet")
+    with pytest.raises(RunDataError, match=r"reads the manifest column\(s\) \['transcript'\]"):
+        run_inference(cfg, "ambiguous", backend=backend_no_asr, manifest=manifest, progress=False)
+    seen = []
+    original = backend_no_asr.generate
+    monkeypatch.setattr(backend_no_asr, "generate", lambda *a, transcripts=None, **k: (
+        seen.extend(transcripts), original(*a, transcripts=transcripts, **k))[1])
+    manifest["transcript"] = ["Excuse me.", None, "Fine."]
+    run_inference(cfg, "ambiguous", backend=backend_no_asr, manifest=manifest, progress=False)
+    assert seen == ["Excuse me.", None, "Fine."]
+    records, info = load_records(cfg.run_dir, "ambiguous")
+    assert info["model"]["transcript"] == "manifest" and (records["status"] == "ok").all()
+    prompt = get_prompt(cfg.resolve(cfg.prompts["file"]), "ambiguous")
+    tracked = tracked_token_ids(backend_no_asr.tokenizer)
+    from emologits.audio import load_audio
+    clip, _ = load_audio(tmp_path / "audio" / "u002.wav", backend_no_asr.sampling_rate, None)
+    [direct] = original([clip], prompt.text, tracked, GenerationSettings(max_new_tokens=3), transcripts=["Fine."])
+    assert records.iloc[2]["text"] == direct.text
+    assert records.iloc[2]["generated_token_ids"].tolist() == direct.generated_token_ids.tolist()

@@ -3,7 +3,7 @@ what loaded, and turn each failure into a record with a reason instead of an exc
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +43,18 @@ def _load_batch(backend: SFMBackend, utt_ids: Sequence[str], audio_paths: Sequen
     return records, loaded
 
 
-def _call_batched(fn: Callable[[list[np.ndarray]], Sequence[Any]],
-                  loaded: list[tuple[int, np.ndarray]]) -> list[tuple[Any, float, str | None]]:
-    """``fn(list_of_audio) -> list`` over the whole batch; when the batch call raises, retry one at a
-    time so only the failing utterances fail. Returns per item (result or None, seconds, error)."""
+def _call_batched(fn: Callable[..., Sequence[Any]], loaded: list[tuple[int, np.ndarray]],
+                  per_item: Mapping[str, Sequence[Any]]) -> list[tuple[Any, float, str | None]]:
+    """``fn(list_of_audio, **inputs) -> list`` over the whole batch (``inputs``: each ``per_item``
+    list at the loaded positions); when the batch call raises, retry one at a time so only the
+    failing utterances fail. Returns per item (result or None, seconds, error)."""
     audios = [audio for _, audio in loaded]
     if not audios:
         return []
+    inputs = {name: [values[i] for i, _ in loaded] for name, values in per_item.items()}
     start = time.perf_counter()
     try:
-        results = list(fn(audios))
+        results = list(fn(audios, **inputs))
         if len(results) != len(audios):  # user back-ends are allowed: never zip a short list silently
             raise RuntimeError(f"the back-end returned {len(results)} result(s) for {len(audios)} utterance(s)")
     except Exception as exc:  # noqa: BLE001 - recorded per utterance, never dropped
@@ -61,19 +63,21 @@ def _call_batched(fn: Callable[[list[np.ndarray]], Sequence[Any]],
     else:
         share = (time.perf_counter() - start) / len(audios)
         return [(r, share, None) for r in results]
-    return [item for audio in audios for item in _call_batched(fn, [(0, audio)])]
+    return [item for one in loaded for item in _call_batched(fn, [one], per_item)]
 
 
 def run_batch(backend: SFMBackend, utt_ids: Sequence[str], audio_paths: Sequence[str | Path | None],
-              too_long: str, fn: Callable[[list[np.ndarray]], Sequence[Any]],
+              too_long: str, fn: Callable[..., Sequence[Any]],
+              per_item: Mapping[str, Sequence[Any]] | None = None,
               ) -> tuple[list[dict], list[tuple[dict, Any]]]:
-    """Load the batch, call ``fn(list_of_audio)`` on what loaded, set each record's ``seconds`` and,
-    where the model call failed (raised, or gave a wrong number of results), ``status="failed"`` /
-    ``model_error``. Returns all records (in order) and the (record, result) pairs that succeeded,
-    marked ``ok``."""
+    """Load the batch, call ``fn(list_of_audio, **inputs)`` on what loaded (``per_item``: keyword
+    -> one value per utterance, e.g. the back-end's manifest inputs), set each record's ``seconds``
+    and, where the model call failed (raised, or gave a wrong number of results),
+    ``status="failed"`` / ``model_error``. Returns all records (in order) and the (record, result)
+    pairs that succeeded, marked ``ok``."""
     records, loaded = _load_batch(backend, utt_ids, audio_paths, too_long)
     succeeded: list[tuple[dict, Any]] = []
-    for (i, _), (result, seconds, err) in zip(loaded, _call_batched(fn, loaded)):
+    for (i, _), (result, seconds, err) in zip(loaded, _call_batched(fn, loaded, per_item or {})):
         row = records[i]
         row["seconds"] = seconds
         if result is None:

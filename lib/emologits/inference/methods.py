@@ -12,7 +12,7 @@ resumed run), the Parquet schema of its records, and turns one batch into record
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -65,9 +65,10 @@ class Method(ABC):
         """The pyarrow schema of its records."""
 
     @abstractmethod
-    def run_batch(self, utt_ids: Sequence[str], audio_paths: Sequence[str | Path | None],
-                  too_long: str) -> list[dict[str, Any]]:
-        """One record per utterance, in order; failures are records with a reason."""
+    def run_batch(self, utt_ids: Sequence[str], audio_paths: Sequence[str | Path | None], too_long: str,
+                  inputs: Mapping[str, Sequence[Any]] | None = None) -> list[dict[str, Any]]:
+        """One record per utterance, in order; failures are records with a reason. ``inputs``:
+        per-utterance keyword arguments for the back-end, from the manifest."""
 
 
 def token_ids_for(tokenizer: Any, emotion_set: EmotionSet | None = None,
@@ -83,15 +84,16 @@ def token_ids_for(tokenizer: Any, emotion_set: EmotionSet | None = None,
 
 def generate_batch(backend: SFMBackend, utt_ids: Sequence[str], audio_paths: Sequence[str | Path | None],
                    prompt: Prompt, tracked_ids: Sequence[int], settings: GenerationSettings, *,
-                   too_long: str = "truncate") -> list[dict]:
+                   too_long: str = "truncate", inputs: Mapping[str, Sequence[Any]] | None = None) -> list[dict]:
     """One batch of generation records (RECORD_COLUMNS + EXTRA_COLUMNS), one per utterance, in order.
+    ``inputs``: per-utterance keyword arguments for the back-end (:meth:`SFMBackend.manifest_inputs`).
 
     Unusable audio, a model exception or non-finite captured logits make that utterance's record
     ``status="failed"`` with ``error`` = reason code; the others are unaffected.
     """
     records, succeeded = run_batch(
         backend, utt_ids, audio_paths, too_long,
-        lambda audios: backend.generate(audios, prompt.text, tracked_ids, settings))
+        lambda audios, **kw: backend.generate(audios, prompt.text, tracked_ids, settings, **kw), inputs)
     for row, rec in succeeded:
         logits = np.asarray(rec.tracked_logits, dtype=np.float32).reshape(-1, len(tracked_ids))
         lse = np.asarray(rec.logsumexp, dtype=np.float32).reshape(-1)
@@ -107,7 +109,7 @@ def generate_batch(backend: SFMBackend, utt_ids: Sequence[str], audio_paths: Seq
 
 def likelihood_batch(backend: SFMBackend, utt_ids: Sequence[str], audio_paths: Sequence[str | Path | None],
                      prompt: Prompt, continuations: dict[str, Sequence[str]], *,
-                     too_long: str = "truncate") -> list[dict]:
+                     too_long: str = "truncate", inputs: Mapping[str, Sequence[Any]] | None = None) -> list[dict]:
     """One batch of label-likelihood records: per class ``logprob_<class>`` (one summed token
     log-prob per continuation) and ``n_tokens_<class>``, the columns of
     ``emologits.extract.likelihood.score_columns``, from one ``backend.score_batch`` call for the
@@ -118,7 +120,8 @@ def likelihood_batch(backend: SFMBackend, utt_ids: Sequence[str], audio_paths: S
     flat = [(cls, text) for cls, texts in continuations.items() for text in texts]
     texts = [text for _, text in flat]
     records, succeeded = run_batch(backend, utt_ids, audio_paths, too_long,
-                                   lambda audios: backend.score_batch(audios, prompt.text, texts))
+                                   lambda audios, **kw: backend.score_batch(audios, prompt.text, texts, **kw),
+                                   inputs)
     for row, scores in succeeded:
         per_class: dict[str, list[np.ndarray]] = {cls: [] for cls in continuations}
         for (cls, _), lp in zip(flat, scores):
@@ -153,11 +156,11 @@ class GenerateMethod(Method):
         return _schema([("text", pa.string()), ("generated_token_ids", pa.list_(pa.int64())),
                         ("tracked_logits", pa.list_(pa.list_(pa.float32()))), ("logsumexp", pa.list_(pa.float32()))])
 
-    def run_batch(self, utt_ids: Sequence[str], audio_paths: Sequence[str | Path | None],
-                  too_long: str) -> list[dict[str, Any]]:
+    def run_batch(self, utt_ids: Sequence[str], audio_paths: Sequence[str | Path | None], too_long: str,
+                  inputs: Mapping[str, Sequence[Any]] | None = None) -> list[dict[str, Any]]:
         # a sampling seed is applied per generate call, so a resumed block is sampled the same way
         return generate_batch(self.backend, utt_ids, audio_paths, self.prompt, self.tracked_ids, self.settings,
-                              too_long=too_long)
+                              too_long=too_long, inputs=inputs)
 
 
 class LikelihoodMethod(Method):
@@ -182,10 +185,10 @@ class LikelihoodMethod(Method):
         return _schema([(f"logprob_{c}", pa.list_(pa.float64())) for c in classes]
                        + [(f"n_tokens_{c}", pa.list_(pa.int64())) for c in classes])
 
-    def run_batch(self, utt_ids: Sequence[str], audio_paths: Sequence[str | Path | None],
-                  too_long: str) -> list[dict[str, Any]]:
+    def run_batch(self, utt_ids: Sequence[str], audio_paths: Sequence[str | Path | None], too_long: str,
+                  inputs: Mapping[str, Sequence[Any]] | None = None) -> list[dict[str, Any]]:
         return likelihood_batch(self.backend, utt_ids, audio_paths, self.prompt, self.continuations,
-                                too_long=too_long)
+                                too_long=too_long, inputs=inputs)
 
 
 def _check_method(obj: Any, name: str) -> type[Method]:

@@ -49,6 +49,18 @@ def emotion_set_of(cfg: Config) -> EmotionSet:
     return get_emotion_set(cfg.data.get("emotion_set"))
 
 
+def _manifest_inputs(backend: SFMBackend, manifest: pd.DataFrame) -> dict[str, list[Any]]:
+    """Keyword -> one value per manifest row, for the manifest columns the back-end asks for
+    (:meth:`SFMBackend.manifest_inputs`, e.g. LTU-AS's ``transcripts`` from ``transcript``)."""
+    wanted = backend.manifest_inputs()
+    missing = sorted(col for col in wanted.values() if col not in manifest.columns)
+    if missing:
+        raise DataError(f"the back-end {backend.name!r} reads the manifest column(s) {missing}, which this "
+                        f"manifest lacks (columns: {list(manifest.columns)}); rebuild the manifest with them "
+                        "or change the back-end's options")
+    return {kw: [None if pd.isna(v) else v for v in manifest[col]] for kw, col in wanted.items()}
+
+
 def _latest_status(out_dir: Path) -> dict[str, str]:
     """utt_id -> status of each utterance's newest record on disk."""
     latest = read_latest(out_dir, ["utt_id", "status"])
@@ -181,6 +193,7 @@ def run_prompt(cfg: Config, prompt_id: str, *, limit: int | None = None,
 
     if backend is None:
         backend = _load_backend(cfg, state)
+    manifest_inputs = _manifest_inputs(backend, manifest)
     batch_size = int(cfg.model.get("batch_size") or 1)
     part_size = int(part_size or batch_size * PART_BATCHES)
     if part_size < 1:
@@ -241,7 +254,8 @@ def run_prompt(cfg: Config, prompt_id: str, *, limit: int | None = None,
             records: list[dict] = []
             for b in range(0, len(rows), batch_size):  # batches never cross blocks (same padding on resume)
                 idx = rows[b: b + batch_size]
-                records += runner.run_batch([utt_ids[i] for i in idx], [audio_paths[i] for i in idx], too_long)
+                records += runner.run_batch([utt_ids[i] for i in idx], [audio_paths[i] for i in idx], too_long,
+                                            {kw: [values[i] for i in idx] for kw, values in manifest_inputs.items()})
                 bar.update(len(idx))
             if records:
                 write_part(out_dir, k, records, schema)

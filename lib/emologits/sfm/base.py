@@ -188,6 +188,11 @@ class SFMBackend(ABC):
         it with a batched pass (left-padded prefixes, then every utterance x continuation pair)."""
         return [self.score(audio, prompt, continuations) for audio in audios]
 
+    def manifest_inputs(self) -> dict[str, str]:
+        """Keyword argument of :meth:`generate` / :meth:`score_batch` -> the manifest column whose
+        values (one per utterance) the runner passes with it (e.g. transcripts). Default: none."""
+        return {}
+
     def provenance(self) -> dict[str, Any]:
         """Model id/path, revision, dtype, device… saved with each run."""
         return {"backend": self.name}

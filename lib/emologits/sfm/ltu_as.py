@@ -469,6 +469,10 @@ class LtuAsBackend(SFMBackend):
         ids = [[self.continuation_ids(build_prompt(prompt, t), c) for c in continuations] for t in transcripts]
         return score_continuations_batch(self.model.llm, prefix, ids)
 
+    def manifest_inputs(self) -> dict[str, str]:
+        """``transcript: manifest``: the manifest's transcripts replace Whisper's (``transcripts=``)."""
+        return {"transcripts": self.manifest_transcript_column} if self.manifest_transcript_column else {}
+
     def provenance(self) -> dict[str, Any]:
         """Paths (+ checkpoint sha256), dtype, device, transcript source, versions."""
         return {
