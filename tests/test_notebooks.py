@@ -113,6 +113,20 @@ def test_run_readme_banner_figures_and_reports(demo_run):
                           comment="#").set_index("reason")
     assert invalid.loc["total", "count"] == CI_LIMIT
     assert 0 <= invalid.loc["total_invalid", "count"] <= CI_LIMIT
+    failures = readme.split("## Failures at inference", 1)[1].split("## Provenance", 1)[0]
+    for label in ("inference ambiguous", "inference single", "likelihood ambiguous", "likelihood single"):
+        assert f"| `{label}` | {CI_LIMIT} | 0 | – |" in failures, failures
+
+
+@pytest.mark.notebooks
+def test_executed_inference_notebook_keeps_a_short_summary_not_the_progress_bars(demo_run):
+    nb = json.loads((demo_run.run_dir / "notebooks" / "02_inference.ipynb").read_text())
+    streams = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", [])
+                      if o.get("output_type") == "stream")
+    assert "%|" not in streams and "it/s]" not in streams, streams
+    for label in ("inference ambiguous", "inference single", "likelihood ambiguous", "likelihood single"):
+        assert f"{label}: {CI_LIMIT}/{CI_LIMIT} utt in " in streams, streams
+    assert len(streams.splitlines()) < 20, streams
 
 
 def test_a_notebook_without_its_inputs_names_the_one_to_run_first(tmp_path):

@@ -160,6 +160,18 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _kernel_environment(progress_to: str | None) -> dict[str, str]:
+    """What the notebooks' kernels inherit under the pipeline: where live progress goes
+    (``emologits.progress``), and no other progress bars or widget warnings in the executed
+    notebooks (Hugging Face loading bars; tqdm's "IProgress not found", ipywidgets being absent)."""
+    from emologits.progress import PROGRESS_ENV
+
+    warnings_option = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), "ignore:IProgress not found"]))
+    return {PROGRESS_ENV: progress_to or "",
+            "HF_HUB_DISABLE_PROGRESS_BARS": os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
+            "PYTHONWARNINGS": warnings_option}
+
+
 def _disk_full_message(text: str) -> bool:
     """True when an error text is the operating system's "no space left" / "quota exceeded"."""
     return any(os.strerror(e).lower() in text.lower() for e in DISK_FULL_ERRNOS)
@@ -299,8 +311,6 @@ def run_notebooks(config_path: str | Path, *, output_root: str | Path | None = N
     steps show live progress (``emologits.progress``; ``stderr``: this terminal; None: nowhere).
     After 02 the run stops when too many utterances failed (:func:`check_inference_failures`).
     """
-    from emologits.progress import PROGRESS_ENV
-
     check_limit(limit)
     stems = select_notebooks(only)
     config_path = Path(config_path).resolve()
@@ -313,7 +323,7 @@ def run_notebooks(config_path: str | Path, *, output_root: str | Path | None = N
     parameters = {"config_path": str(config_path), "output_root": str(cfg.output_root or ""),
                   "limit": int(limit or 0), **(extra_parameters or {})}
     executed: list[Path] = []
-    with _environment(**{PROGRESS_ENV: progress_to or ""}):
+    with _environment(**_kernel_environment(progress_to)):
         for stem in stems:
             src, dst = notebooks_dir / f"{stem}.ipynb", out_dir / f"{stem}.ipynb"
             started = time.perf_counter()
