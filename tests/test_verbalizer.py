@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from emologits.emotions import EMOTIONS
+from emologits.emotions import EMOTIONS, PAPER4, get_emotion_set
 from emologits.extract.token import emotion_word_steps
 from emologits.verbalizer import DEFAULT_SURFACE_FORMS, class_token_ids, tracked_token_ids, word_token_ids
 
@@ -33,9 +33,10 @@ class CharTokenizer:
 
 
 def test_default_surface_forms_cover_the_classes_and_angry():
-    assert set(DEFAULT_SURFACE_FORMS) == set(EMOTIONS)
+    assert list(DEFAULT_SURFACE_FORMS) == list(EMOTIONS)
     assert DEFAULT_SURFACE_FORMS["anger"] == ("Anger", "Angry")
     assert DEFAULT_SURFACE_FORMS["neutral"] == ("Neutral",)
+    assert DEFAULT_SURFACE_FORMS == PAPER4.surface_forms()  # one source: emotion_sets/paper4.yaml
 
 
 def test_char_tokenizer_start_and_after_space_variants():
@@ -51,8 +52,11 @@ def test_char_tokenizer_start_and_after_space_variants():
 
 def test_bad_surface_forms_are_rejected():
     tok = CharTokenizer()
-    with pytest.raises(ValueError, match="exactly the classes"):
-        class_token_ids(tok, {"anger": ["Anger"]})
+    for too_few in ({"anger": ["Anger"]}, {}):
+        with pytest.raises(ValueError, match="at least two classes"):
+            class_token_ids(tok, too_few)
+    with pytest.raises(ValueError, match="class names must be non-empty strings"):
+        class_token_ids(tok, {"anger": ["Anger"], "": ["N"]})
     for bad in ("Anger", [], ["Anger", ""]):
         with pytest.raises(ValueError, match="non-empty list of non-empty strings"):
             class_token_ids(tok, {"anger": bad, "happiness": ["H"], "sadness": ["S"], "neutral": ["N"]})
@@ -104,9 +108,8 @@ def test_every_word_of_the_paper_response_is_found(fixture, request):
     assert words == "HappinessNeutralSadnessAnger"
 
 
-def test_bare_space_piece_belongs_to_the_separator():
-    """A BPE that learned "Happiness" only at line starts encodes " Happiness" as "Ġ" "Happiness" (as
-    the tiny demo's tokenizer does); the bare "Ġ" is the separator's, not part of the word (eq. 1)."""
+def _bpe_tokenizer():
+    """A byte-level BPE trained on a few answer lines (the kind of tokenizer the tiny demo trains)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
@@ -116,6 +119,13 @@ def test_bare_space_piece_belongs_to_the_separator():
                                   show_progress=False)
     corpus = ["Happiness", "Anger", "Sadness", "Neutral", "Response:", "Sadness: 35%, Anger, Neutral"] * 20
     tok.train_from_iterator(corpus, trainer=trainer)
+    return tok
+
+
+def test_bare_space_piece_belongs_to_the_separator():
+    """A BPE that learned "Happiness" only at line starts encodes " Happiness" as "Ġ" "Happiness" (as
+    the tiny demo's tokenizer does); the bare "Ġ" is the separator's, not part of the word (eq. 1)."""
+    tok = _bpe_tokenizer()
     happiness = tok.token_to_id("Happiness")
     assert tok.encode("Sadness: 35%, Happiness").tokens[-2:] == ["Ġ", "Happiness"]  # the bare-space case
     assert word_token_ids(tok, "Happiness", "after_space") == [happiness]
@@ -138,3 +148,65 @@ def test_raw_tokenizers_encoding_objects_are_accepted():
             return Encoding(super().encode(text, add_special_tokens))
 
     assert word_token_ids(RawTokenizer(), "Sad", "after_space") == [1000 + ord("S"), ord("a"), ord("d")]
+
+
+def test_any_emotion_set_keeps_its_class_order():
+    """N-agnostic: any mapping of >= 2 classes, in its own order (not paper4's)."""
+    tok = CharTokenizer()
+    forms = {"neutral": ["N"], "fear": ["F", "Fearful"], "anger": ["A"]}
+    per_class = class_token_ids(tok, forms)
+    assert list(per_class) == ["neutral", "fear", "anger"]
+    assert per_class["fear"][0] == [ord("F")] and len(per_class["fear"]) == 4  # 2 forms x 2 positions
+    assert class_token_ids(tok, {"calm": ["C"], "tense": ["T"]}) == \
+        {"calm": [[ord("C")], [1000 + ord("C")]], "tense": [[ord("T")], [1000 + ord("T")]]}
+
+
+@pytest.mark.parametrize("set_name", ["paper4", "cremad6", "msp8"])
+def test_an_emotion_set_gives_its_surface_forms_ids(set_name):
+    tok = CharTokenizer()
+    emotion_set = get_emotion_set(set_name)
+    per_class = class_token_ids(tok, emotion_set)
+    assert per_class == class_token_ids(tok, emotion_set.surface_forms())
+    assert list(per_class) == list(emotion_set.names)
+    for name, entries in per_class.items():  # one start and one after-space entry per surface form
+        words = emotion_set.surface_forms()[name]
+        assert entries == [ids for w in words for ids in ([ord(c) for c in w], [1000 + ord(w[0])]
+                                                          + [ord(c) for c in w[1:]])]
+    assert class_token_ids(tok, PAPER4) == class_token_ids(tok)  # the default is paper4
+
+
+@pytest.mark.parametrize("set_name", ["cremad6", "msp8"])
+def test_bpe_ids_of_larger_sets_decode_to_their_words(set_name):
+    tok = _bpe_tokenizer()
+    emotion_set = get_emotion_set(set_name)
+    per_class = class_token_ids(tok, emotion_set)
+    assert list(per_class) == list(emotion_set.names)
+    for name, entries in per_class.items():
+        decoded = {tok.decode(ids).strip() for ids in entries}
+        assert decoded == set(emotion_set.surface_forms()[name])
+    # the paper4 classes' ids are the same inside a larger set
+    paper4 = class_token_ids(tok)
+    assert {c: per_class[c] for c in paper4} == paper4
+
+
+@pytest.mark.parametrize("fixture", ["llama_tokenizer", "qwen2_tokenizer"])
+@pytest.mark.parametrize("set_name", ["cremad6", "msp8"])
+def test_real_tokenizers_find_every_word_of_a_larger_set(fixture, set_name, request):
+    """On the real tokenizers, each class of cremad6 / msp8 gets ids that decode to its surface forms
+    in both positions, and a response naming every class in the paper's format is covered word by
+    word (Figure 3's emotion steps)."""
+    tok = request.getfixturevalue(fixture)
+    emotion_set = get_emotion_set(set_name)
+    per_class = class_token_ids(tok, emotion_set)
+    assert list(per_class) == list(emotion_set.names)
+    for name, entries in per_class.items():
+        assert {tok.decode(ids).strip() for ids in entries} == set(emotion_set.surface_forms()[name])
+    paper4 = class_token_ids(tok)
+    assert {c: per_class[c] for c in paper4} == paper4  # paper4's classes keep their ids
+    assert set(tracked_token_ids(tok)) < set(tracked_token_ids(tok, emotion_set))
+    first = [forms[0] for forms in emotion_set.surface_forms().values()]
+    response = ", ".join(f"{w}: {100 // len(first)}%" for w in first)
+    context = tok.encode("### Response:\n", add_special_tokens=False)
+    generated = tok.encode("### Response:\n" + response, add_special_tokens=False)[len(context):]
+    steps = emotion_word_steps(generated, per_class)
+    assert tok.decode([generated[j] for j in steps]).replace(" ", "") == "".join(first)

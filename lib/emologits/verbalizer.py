@@ -3,10 +3,11 @@ r"""The verbalizer: each emotion class -> its surface forms -> their subword tok
 Shared by the inference runner (which captures the logits of :func:`tracked_token_ids` at every
 generated step) and by token-level extraction (which averages them per word, eq. 1).
 
-Surface forms are the words as the model writes them in the paper's response format
-``"Happiness: 0%, Neutral: 0%, Sadness: 35%, Anger: 65%"`` (capitalised nouns) plus ``"Angry"``, the
-single prompt's choice word for anger. Lower-case forms are not defaults (the paper's format is
-capitalised); pass ``surface_forms`` to change them.
+Surface forms come from an emotion set (``EmotionSet.surface_forms()``, any N >= 2 classes, in the
+set's order). The default is ``paper4``'s: the words as the model writes them in the paper's response
+format ``"Happiness: 0%, Neutral: 0%, Sadness: 35%, Anger: 65%"`` (capitalised nouns) plus
+``"Angry"``, the single prompt's choice word for anger. Lower-case forms are not defaults (the
+paper's format is capitalised).
 
 Word-initial pieces. A word in that format occurs in two positions, which tokenize differently:
 
@@ -28,16 +29,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from emologits.emotions import EMOTIONS
+from emologits.emotions import PAPER4, EmotionSet
 
-#: class -> surface forms, as written word-initially in the paper's response format (sec. 3.4.1) plus
-#: the single prompt's "Angry" (sec. 5.2).
-DEFAULT_SURFACE_FORMS: dict[str, tuple[str, ...]] = {
-    "anger": ("Anger", "Angry"),
-    "happiness": ("Happiness",),
-    "sadness": ("Sadness",),
-    "neutral": ("Neutral",),
-}
+#: paper4's class -> surface forms (``emotion_sets/paper4.yaml``): as written word-initially in the
+#: paper's response format (sec. 3.4.1) plus the single prompt's "Angry" (sec. 5.2).
+DEFAULT_SURFACE_FORMS: dict[str, tuple[str, ...]] = PAPER4.surface_forms()
+
+#: What :func:`class_token_ids` accepts: class -> surface forms, or an emotion set.
+SurfaceForms = Mapping[str, Sequence[str]] | EmotionSet
 
 #: Word positions whose tokenizations count as surface-form entries (see module docstring).
 POSITIONS: tuple[str, ...] = ("start", "after_space")
@@ -76,29 +75,36 @@ def word_token_ids(tokenizer: Any, word: str, position: str = "start") -> list[i
 
 
 def check_surface_forms(surface_forms: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
-    """Validate a class -> surface forms mapping: exactly the four classes, each a non-empty list of
-    non-empty strings. Returns it as lists in EMOTIONS order; raises ``ValueError`` otherwise."""
-    if set(surface_forms) != set(EMOTIONS):
-        raise ValueError(f"surface_forms must have exactly the classes {EMOTIONS}; got {sorted(surface_forms)}")
+    """Validate a class -> surface forms mapping: at least two classes (non-empty string names), each
+    a non-empty list of non-empty strings. Returns it as lists, in the mapping's order; raises
+    ``ValueError`` otherwise."""
+    if not isinstance(surface_forms, Mapping) or len(surface_forms) < 2:
+        got = sorted(surface_forms) if isinstance(surface_forms, Mapping) else repr(surface_forms)
+        raise ValueError(f"surface_forms must map at least two classes to their surface forms; got {got}")
     out: dict[str, list[str]] = {}
-    for emotion in EMOTIONS:
-        forms = surface_forms[emotion]
+    for emotion, forms in surface_forms.items():
+        if not isinstance(emotion, str) or not emotion.strip():
+            raise ValueError(f"surface_forms: class names must be non-empty strings; got {emotion!r}")
         if isinstance(forms, str) or not forms or not all(isinstance(f, str) and f.strip() for f in forms):
             raise ValueError(f"surface_forms[{emotion!r}] must be a non-empty list of non-empty strings")
         out[emotion] = list(forms)
     return out
 
 
-def class_token_ids(tokenizer: Any,
-                    surface_forms: Mapping[str, Sequence[str]] | None = None) -> dict[str, list[list[int]]]:
-    """Per class (EMOTIONS order), one token-id list per distinct tokenization of each surface form
-    at each of :data:`POSITIONS` (form-major, duplicates removed). ``surface_forms`` defaults to
-    :data:`DEFAULT_SURFACE_FORMS` (see :func:`check_surface_forms`)."""
+def class_token_ids(tokenizer: Any, surface_forms: SurfaceForms | None = None) -> dict[str, list[list[int]]]:
+    """Per class (in the order of ``surface_forms``), one token-id list per distinct tokenization of
+    each surface form at each of :data:`POSITIONS` (form-major, duplicates removed).
+
+    ``surface_forms``: a class -> surface forms mapping (see :func:`check_surface_forms`) or an
+    :class:`~emologits.emotions.EmotionSet` (its ``surface_forms()``); default paper4's
+    (:data:`DEFAULT_SURFACE_FORMS`)."""
+    if isinstance(surface_forms, EmotionSet):
+        surface_forms = surface_forms.surface_forms()
     forms = check_surface_forms(DEFAULT_SURFACE_FORMS if surface_forms is None else surface_forms)
     out: dict[str, list[list[int]]] = {}
-    for emotion in EMOTIONS:
+    for emotion, words in forms.items():
         entries: list[list[int]] = []
-        for word in forms[emotion]:
+        for word in words:
             for position in POSITIONS:
                 ids = word_token_ids(tokenizer, word, position)
                 if ids not in entries:
@@ -107,7 +113,7 @@ def class_token_ids(tokenizer: Any,
     return out
 
 
-def tracked_token_ids(tokenizer: Any, surface_forms: Mapping[str, Sequence[str]] | None = None) -> list[int]:
+def tracked_token_ids(tokenizer: Any, surface_forms: SurfaceForms | None = None) -> list[int]:
     """Sorted unique union of all ids of :func:`class_token_ids`: what the runner captures per step."""
     per_class = class_token_ids(tokenizer, surface_forms)
     return sorted({i for entries in per_class.values() for ids in entries for i in ids})
