@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emologits.extract.likelihood import answer_continuations, likelihood_distributions, score_columns
+from emologits.emotions import EmotionSet, get_emotion_set
+from emologits.extract.likelihood import (answer_continuations, likelihood_classes, likelihood_distributions,
+                                          score_columns)
 
 LOGPROBS = {
     "anger": [np.array([-1.0, -0.5])],  # sum -1.5, mean -0.75
@@ -26,15 +28,23 @@ def test_answer_continuations_per_prompt_kind():
     assert answer_continuations("distribution") == {
         "anger": ["Anger"], "happiness": ["Happiness"], "sadness": ["Sadness"], "neutral": ["Neutral"]}
     assert answer_continuations("single")["anger"] == ["Angry"]
-    custom = {"anger": ["Anger", "Angry"], "happiness": ["Happy"], "sadness": ["Sad"], "neutral": ["Neutral"]}
-    assert answer_continuations("single", custom) == custom
+    assert answer_continuations("single") == answer_continuations("single", "paper4")
     with pytest.raises(ValueError, match="prompt_kind"):
         answer_continuations("ambiguous")
-    with pytest.raises(ValueError, match="exactly the classes"):
-        answer_continuations("single", {"anger": ["Anger"]})
-    for bad in ("Anger", [], ["Anger", ""], [" "]):  # a bare string, no form, an empty form
-        with pytest.raises(ValueError, match="non-empty list of non-empty strings"):
-            answer_continuations("single", {**custom, "anger": bad})
+
+
+def test_answer_continuations_come_from_the_emotion_set(tmp_path):
+    """The set's YAML is the one place the answers are written; any set, in its order."""
+    cremad6 = get_emotion_set("cremad6")
+    assert answer_continuations("distribution", cremad6) == {
+        "anger": ["Anger"], "disgust": ["Disgust"], "fear": ["Fear"], "happiness": ["Happiness"],
+        "neutral": ["Neutral"], "sadness": ["Sadness"]}
+    assert list(answer_continuations("single", "msp8")) == list(get_emotion_set("msp8").names)
+    custom = tmp_path / "two.yaml"
+    custom.write_text("name: two\nclasses:\n  calm: {surface_forms: [Calm], answers: {single: [Calm, Relaxed]}}\n"
+                      "  tense: {surface_forms: [Tense]}\n")
+    assert answer_continuations("single", str(custom)) == {"calm": ["Calm", "Relaxed"], "tense": ["Tense"]}
+    assert answer_continuations("distribution", str(custom)) == {"calm": ["Calm"], "tense": ["Tense"]}
 
 
 PROBS = ["p_anger", "p_happiness", "p_sadness", "p_neutral"]
@@ -109,3 +119,30 @@ def test_scalar_columns_are_accepted():
         pytest.approx(softmax([-0.75, -2.0, -0.5, -3.0]))
     with pytest.raises(ValueError, match="lack columns"):
         likelihood_distributions(records.drop(columns=["logprob_anger"]))
+
+
+def test_any_number_of_classes_in_record_order():
+    """N-agnostic: the classes are those of the records' logprob_<class> columns, in column order
+    (or the emotion set's, when given)."""
+    six = {"anger": [np.array([-1.0])], "disgust": [np.array([-2.0])], "fear": [np.array([-3.0])],
+           "happiness": [np.array([-1.0, -1.0])], "neutral": [np.array([-0.5])], "sadness": [np.array([-4.0])]}
+    records = pd.DataFrame([{"utt_id": "u", "status": "ok", "error": None, **score_columns(six)},
+                            {"utt_id": "v", "status": "failed", "error": "oom", **score_columns(six)}])
+    assert likelihood_classes(records) == list(six)
+    out = likelihood_distributions(records)
+    columns = [f"p_{c}" for c in six]
+    assert list(out.columns) == ["utt_id", *columns, "valid", "reason"]
+    assert out.loc[0, columns].tolist() == pytest.approx(softmax([-1.0, -2.0, -3.0, -2.0, -0.5, -4.0]))
+    assert out["reason"].tolist() == [None, "inference_failed:oom"] and out.loc[1, columns].isna().all()
+    assert likelihood_distributions(records, "cremad6").equals(out)  # the set's order is the same here
+    # the set's order wins over the column order
+    reordered = likelihood_distributions(
+        records, EmotionSet(name="reversed", classes=tuple(reversed(get_emotion_set("cremad6").classes))))
+    assert list(reordered.columns)[1:7] == list(reversed(columns))
+    assert reordered.loc[0, "p_fear"] == pytest.approx(out.loc[0, "p_fear"])
+    with pytest.raises(ValueError, match=r"lack columns \['logprob_contempt'"):
+        likelihood_distributions(records, "msp8")  # msp8's contempt and surprise have no scores
+    two = pd.DataFrame([{"utt_id": "u", "status": "ok", "error": None, "logprob_calm": -1.0, "logprob_tense": -1.0}])
+    assert likelihood_distributions(two)[["p_calm", "p_tense"]].iloc[0].tolist() == [0.5, 0.5]
+    with pytest.raises(ValueError, match="at least two classes"):
+        likelihood_distributions(two.drop(columns=["logprob_tense"]))

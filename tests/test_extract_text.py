@@ -186,3 +186,71 @@ def test_empty_records_give_an_empty_typed_table():
     assert len(out) == 0 and out["valid"].dtype == bool
     report = invalid_report(out)
     assert report["count"].tolist() == [0, 0]
+
+
+# --- other emotion sets: the words and classes come from the set (default paper4)
+SIX_ANSWER = "Anger: 40%, Disgust: 20%, Fear: 10%, Happiness: 0%, Neutral: 20%, Sadness: 10%"
+
+
+def test_cremad6_reads_six_classes_paper4_drops_the_extra_ones():
+    six = parse_distribution(SIX_ANSWER, "cremad6")
+    assert six.valid and six.notes == ()
+    assert list(six.probs) == ["anger", "disgust", "fear", "happiness", "neutral", "sadness"]
+    assert six.probs == pytest.approx({"anger": 0.4, "disgust": 0.2, "fear": 0.1, "happiness": 0.0,
+                                       "neutral": 0.2, "sadness": 0.1})
+    four = parse_distribution(SIX_ANSWER)  # paper4, as before: disgust and fear are other emotions
+    assert four.probs == pytest.approx(P(40, 0, 10, 20)) and four.notes == ("extra_emotions", "sum_not_100")
+    assert parse_distribution(SIX_ANSWER, "paper4") == four
+    # synonyms of the set ("afraid", "disgusted"); a class it lacks (surprise) is an extra emotion
+    words = parse_distribution("afraid 50%, disgusted 30%, surprised 20%", "cremad6")
+    assert words.probs == pytest.approx({"anger": 0, "disgust": 0.375, "fear": 0.625, "happiness": 0,
+                                         "neutral": 0, "sadness": 0})
+    assert words.notes == ("extra_emotions", "missing_classes", "sum_not_100")
+    assert parse_distribution("afraid 50%, disgusted 30%, surprised 20%", "msp8").notes == ("missing_classes",)
+
+
+@pytest.mark.parametrize("text, paper4, cremad6", [
+    ("Fear", (None, "other_emotion"), ("fear", None)),
+    ("Disgusted. Not angry.", (None, "other_emotion"), ("disgust", None)),
+    ("Angry", ("anger", None), ("anger", None)),
+    ("Surprised", (None, "other_emotion"), (None, "other_emotion")),
+    ("Fear or anger.", ("anger", None), (None, "multiple_labels")),
+    ("Contemptuous.", (None, "other_emotion"), (None, "other_emotion")),  # an emotion word of no class
+])
+def test_single_label_over_the_set(text, paper4, cremad6):
+    parsed = parse_single_label(text)
+    assert (parsed.label, parsed.reason) == paper4
+    parsed = parse_single_label(text, "cremad6")
+    assert (parsed.label, parsed.reason) == cremad6
+
+
+def test_text_distributions_over_an_emotion_set():
+    records = pd.DataFrame([
+        {"utt_id": "a", "status": "ok", "error": None, "text": SIX_ANSWER},
+        {"utt_id": "b", "status": "failed", "error": "oom", "text": None},
+        {"utt_id": "c", "status": "ok", "error": None, "text": "Neutral state: 100%"},
+    ])
+    columns = ["p_anger", "p_disgust", "p_fear", "p_happiness", "p_neutral", "p_sadness"]
+    out = text_distributions(records, "distribution", "cremad6")
+    assert list(out.columns) == ["utt_id", *columns, "valid", "reason"]
+    assert out.loc[0, columns].tolist() == pytest.approx([0.4, 0.2, 0.1, 0.0, 0.2, 0.1])
+    assert out["reason"].tolist() == [None, "inference_failed:oom", None] and out.loc[1, columns].isna().all()
+    assert out.loc[2, "p_neutral"] == 1.0  # IEMOCAP's "Neutral state" reads as the set's neutral
+    single = text_distributions(records.assign(text=["Fear", None, "Sad"]), "single", "msp8")
+    assert list(single.columns)[1:9] == [f"p_{c}" for c in ("anger", "sadness", "happiness", "surprise", "fear",
+                                                            "disgust", "contempt", "neutral")]
+    assert single.loc[0, "p_fear"] == 1.0 and single.loc[2, "p_sadness"] == 1.0
+    assert single.loc[0].filter(like="p_").sum() == 1.0
+
+
+def test_label_phrase_needs_a_neutral_class(tmp_path):
+    """"Neutral state" is read as neutral only for a set with a neutral class; without one, neutral
+    is an emotion outside the set (dropped, note extra_emotions)."""
+    two = tmp_path / "two.yaml"
+    two.write_text("name: two\nclasses:\n  anger: {surface_forms: [Anger], words: [anger, angry]}\n"
+                   "  sadness: {surface_forms: [Sadness], words: [sadness, sad]}\n")
+    parsed = parse_distribution("Neutral state: 50%, Anger: 30%, Sadness: 20%", str(two))
+    assert parsed.probs == pytest.approx({"anger": 0.6, "sadness": 0.4})
+    assert parsed.notes == ("extra_emotions", "sum_not_100")
+    assert parse_single_label("Neutral state", str(two)) == parse_single_label("Neutral", str(two))
+    assert parse_single_label("Neutral", str(two)).reason == "other_emotion"

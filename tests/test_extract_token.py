@@ -177,3 +177,36 @@ def test_token_distributions_nonpositive_and_malformed():
     assert token_distributions(records, TRACKED, CLASS_IDS)["reason"].tolist() == ["malformed_record"]
     with pytest.raises(ValueError, match="steps"):
         token_distributions(records, TRACKED, CLASS_IDS, steps="percent")
+
+
+def test_any_number_of_classes_from_class_ids():
+    """N-agnostic (eq. 1-2 over N classes): the classes are the keys of class_ids, in their order;
+    the table has their p_<class> columns."""
+    six = {"neutral": [[7]], "fear": [[8]], "anger": [[1, 2]], "happiness": [[3, 4, 5]], "sadness": [[6]],
+           "disgust": [[1], [6]]}
+    # z: neutral 4, fear (10 + 2) / 2 = 6, anger 3, happiness 2, sadness 3, disgust ((4+2)/2 + (5+1)/2) / 2 = 3
+    phi = distribution_from_logits(FULL, six)
+    assert list(phi) == list(six)
+    assert list(phi.values()) == pytest.approx([4 / 21, 6 / 21, 3 / 21, 2 / 21, 3 / 21, 3 / 21])
+    out = token_distributions(records_frame(), TRACKED, six)
+    assert list(out.columns) == ["utt_id", *(f"p_{c}" for c in six), "valid", "reason"]
+    assert out.loc[0, [f"p_{c}" for c in six]].tolist() == pytest.approx(list(phi.values()))
+    assert out["reason"].tolist() == [None, "inference_failed:audio_unreadable", "empty_steps", None]
+    emotion = token_distributions(records_frame(), TRACKED, six, steps="emotion")
+    # u4 generated 1 2 9: "1 2" (anger) and "1" (disgust) cover steps 0-1, over all six classes' words
+    assert emotion["reason"].tolist() == ["no_emotion_word_steps", "inference_failed:audio_unreadable",
+                                          "empty_steps", None]
+    two = {"anger": [[1, 2]], "neutral": [[7]]}
+    assert distribution_from_logits(FULL, two) == pytest.approx({"anger": 3 / 7, "neutral": 4 / 7})
+    with pytest.raises(ValueError, match="at least two distinct classes"):
+        distribution_from_logits(FULL, {"anger": [[1, 2]]})
+    with pytest.raises(ValueError, match="at least two distinct classes"):
+        token_distributions(records_frame(), TRACKED, {"anger": [[1, 2]]})
+
+
+def test_paper4_order_of_class_ids_is_the_table_order():
+    reordered = {c: CLASS_IDS[c] for c in ("neutral", "sadness", "happiness", "anger")}
+    out = token_distributions(records_frame(), TRACKED, reordered)
+    assert list(out.columns)[1:5] == ["p_neutral", "p_sadness", "p_happiness", "p_anger"]
+    paper = token_distributions(records_frame(), TRACKED, CLASS_IDS)
+    pd.testing.assert_frame_equal(out[paper.columns], paper, check_exact=False, rtol=1e-12)

@@ -1,23 +1,21 @@
 """Shared pieces of the three extraction methods: the invalid-result exception and the output table.
 
-Every method returns a predicted-distribution table (``emologits.emotions.PRED_COLUMNS``): one row per
-input record, ``utt_id, p_anger, p_happiness, p_sadness, p_neutral, valid, reason``. Invalid rows keep
-NaN probabilities and a short reason code; nothing is dropped.
+Every method returns a predicted-distribution table over an emotion set's N classes: one row per
+input record, ``utt_id``, ``p_<class>`` for each class in the set's order (``EmotionSet.pred_columns``;
+paper4: ``p_anger, p_happiness, p_sadness, p_neutral``), ``valid``, ``reason``. Invalid rows keep NaN
+probabilities and a short reason code; nothing is dropped.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from emologits.emotions import EMOTIONS, PRED_COLUMNS
+from emologits.emotions import EmotionSet
 
-#: Inference status of a usable record (issue 4's runner writes ``status`` and ``error``).
+#: Inference status of a usable record (the runner writes ``status`` and ``error``).
 STATUS_OK = "ok"
-
-#: Columns of every predicted-distribution table, in order.
-TABLE_COLUMNS: tuple[str, ...] = ("utt_id", *PRED_COLUMNS, "valid", "reason")
 
 
 class ExtractionError(ValueError):
@@ -28,14 +26,30 @@ class ExtractionError(ValueError):
         self.reason = reason
 
 
+def pred_columns(classes: EmotionSet | Sequence[str]) -> tuple[str, ...]:
+    """``p_<class>`` per class, in order: an emotion set's ``pred_columns``, or those of class names
+    (token level and likelihood take their classes from the records)."""
+    if isinstance(classes, EmotionSet):
+        return classes.pred_columns
+    names = tuple(classes)
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise ValueError(f"a distribution needs at least two distinct classes; got {list(names)}")
+    return tuple(f"p_{c}" for c in names)
+
+
+def table_columns(classes: EmotionSet | Sequence[str]) -> tuple[str, ...]:
+    """Columns of a predicted-distribution table: ``utt_id``, :func:`pred_columns`, ``valid``, ``reason``."""
+    return ("utt_id", *pred_columns(classes), "valid", "reason")
+
+
 def valid_row(utt_id: object, probs: Mapping[str, float]) -> dict[str, object]:
-    """A valid table row from a dict over the four classes."""
-    return {"utt_id": utt_id, **{f"p_{e}": float(probs[e]) for e in EMOTIONS}, "valid": True, "reason": None}
+    """A valid table row from a class -> probability dict."""
+    return {"utt_id": utt_id, **{f"p_{e}": float(p) for e, p in probs.items()}, "valid": True, "reason": None}
 
 
 def invalid_row(utt_id: object, reason: str) -> dict[str, object]:
-    """An invalid table row (NaN probabilities, the reason code)."""
-    return {"utt_id": utt_id, **{c: np.nan for c in PRED_COLUMNS}, "valid": False, "reason": reason}
+    """An invalid table row (the reason code; :func:`distribution_frame` fills NaN probabilities)."""
+    return {"utt_id": utt_id, "valid": False, "reason": reason}
 
 
 def failed_inference_reason(error: object) -> str:
@@ -44,10 +58,15 @@ def failed_inference_reason(error: object) -> str:
     return f"inference_failed:{text or 'unknown'}"
 
 
-def distribution_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
-    """Rows -> a table with exactly :data:`TABLE_COLUMNS` (typed even when empty)."""
-    frame = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-    for col in PRED_COLUMNS:
+def distribution_frame(rows: list[dict[str, object]], classes: EmotionSet | Sequence[str]) -> pd.DataFrame:
+    """Rows -> a table with exactly :func:`table_columns` of ``classes`` (typed even when empty). A
+    valid row must give every class's probability."""
+    probs = pred_columns(classes)
+    for row in rows:
+        if row.get("valid") and set(probs) - set(row):
+            raise ValueError(f"row {row.get('utt_id')!r} lacks {sorted(set(probs) - set(row))}")
+    frame = pd.DataFrame(rows, columns=list(table_columns(classes)))
+    for col in probs:
         frame[col] = frame[col].astype("float64")
     frame["valid"] = frame["valid"].astype(bool)
     frame["reason"] = frame["reason"].astype(object).where(~frame["valid"], None)

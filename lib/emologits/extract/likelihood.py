@@ -4,15 +4,16 @@ For each class, the back-end scores its verbalised answer(s) after audio + promp
 template's answer prefix (``SFMBackend.score``: per-token log-probabilities). A continuation's score
 is the sum of its token log-probs (optionally divided by its token count); a class with several
 continuations gets the log-sum-exp of their scores (the log-probability that the answer is any of
-them); a softmax over the four classes gives the distribution.
+them); a softmax over the N classes gives the distribution.
 
-Record format (written by the inference helper, one row per utterance, read by
-:func:`likelihood_distributions`):
+The continuations are the emotion set's ``answers`` (``emotion_sets/<set>.yaml``, the one place they
+are written). Record format (written by the runner's ``likelihood`` method, one row per utterance,
+read by :func:`likelihood_distributions`):
 
 * ``utt_id``, ``status`` ("ok" or a failure), ``error`` (reason code or None);
-* ``logprob_<class>`` for each class in EMOTIONS: list[float], one entry per continuation of
-  :func:`answer_continuations` (in its order), each the **sum** of that continuation's token
-  log-probs; a plain float is accepted when the class has one continuation;
+* ``logprob_<class>`` for each class of the set, in its order: list[float], one entry per
+  continuation of :func:`answer_continuations` (in its order), each the **sum** of that
+  continuation's token log-probs; a plain float is accepted when the class has one continuation;
 * ``n_tokens_<class>``: list[int] (or int), the token count of each continuation.
 
 :func:`score_columns` builds exactly these columns from ``SFMBackend.score`` outputs.
@@ -24,42 +25,29 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from emologits.emotions import EMOTIONS
+from emologits.emotions import EmotionSet, get_emotion_set
 from emologits.extract.common import (STATUS_OK, ExtractionError, distribution_frame,
-                                      failed_inference_reason, invalid_row, valid_row)
-from emologits.verbalizer import check_surface_forms
+                                      failed_inference_reason, invalid_row, pred_columns, valid_row)
 
-__all__ = ["ANSWER_WORDS", "answer_continuations", "score_columns", "likelihood_distributions"]
+__all__ = ["answer_continuations", "likelihood_classes", "likelihood_distributions", "score_columns"]
 
-#: Verbalised answers per prompt kind: the word a correct answer starts with, exactly as the model is
-#: asked to write it. Distribution prompts answer in the paper's format ("Anger: 65%, ..."), so the
-#: class nouns; the single prompt offers the choices [Happiness, Sadness, Neutral, Angry].
-ANSWER_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
-    "distribution": {"anger": ("Anger",), "happiness": ("Happiness",), "sadness": ("Sadness",),
-                     "neutral": ("Neutral",)},
-    "single": {"anger": ("Angry",), "happiness": ("Happiness",), "sadness": ("Sadness",),
-               "neutral": ("Neutral",)},
-}
+_LOGPROB, _N_TOKENS = "logprob_", "n_tokens_"
 
 
-def answer_continuations(prompt_kind: str,
-                         surface_forms: Mapping[str, Sequence[str]] | None = None) -> dict[str, list[str]]:
-    """Continuations scored per class (EMOTIONS order): ``surface_forms`` when given (same for every
-    prompt kind; checked by ``verbalizer.check_surface_forms``), else :data:`ANSWER_WORDS` for
-    ``prompt_kind``. Written as the response's first word (no leading space): the back-end appends
-    them right after the answer prefix."""
-    if surface_forms is None:
-        if prompt_kind not in ANSWER_WORDS:
-            raise ValueError(f"prompt_kind must be one of {sorted(ANSWER_WORDS)}; got {prompt_kind!r}")
-        surface_forms = ANSWER_WORDS[prompt_kind]
-    return check_surface_forms(surface_forms)
+def answer_continuations(prompt_kind: str, emotion_set: EmotionSet | str | None = None) -> dict[str, list[str]]:
+    """Continuations scored per class, in the set's order: the set's answers for ``prompt_kind``
+    ("distribution": the class nouns of the paper's response format; "single": the single prompt's
+    choice words). Written as the response's first word (no leading space): the back-end appends
+    them right after the answer prefix. ``emotion_set``: a set, its name or file (default paper4)."""
+    return {c: list(words) for c, words in get_emotion_set(emotion_set).answers(prompt_kind).items()}
 
 
 def _combine(scores: Mapping[str, Sequence[float]]) -> dict[str, float]:
     """Per-class continuation scores (summed or length-normalised log-probs) -> log-sum-exp per
     class -> softmax over classes. ``ValueError`` for a class without scores (``malformed_record``)."""
-    class_scores = np.empty(len(EMOTIONS))
-    for n, e in enumerate(EMOTIONS):
+    classes = list(scores)
+    class_scores = np.empty(len(classes))
+    for n, e in enumerate(classes):
         s = np.asarray(scores[e], dtype=np.float64)
         if s.size == 0:
             raise ValueError(f"class {e!r} has no scored continuation")
@@ -70,17 +58,29 @@ def _combine(scores: Mapping[str, Sequence[float]]) -> dict[str, float]:
     if np.all(class_scores == -np.inf):
         raise ExtractionError("nonfinite_score", "every continuation has probability 0")
     e = np.exp(class_scores - class_scores.max())
-    return {name: float(p) for name, p in zip(EMOTIONS, e / e.sum())}
+    return {name: float(p) for name, p in zip(classes, e / e.sum())}
 
 
 def score_columns(token_logprobs: Mapping[str, Sequence[np.ndarray]]) -> dict[str, list]:
-    """The record columns ``logprob_<class>`` and ``n_tokens_<class>`` for one utterance."""
+    """The record columns ``logprob_<class>`` and ``n_tokens_<class>`` for one utterance (classes in
+    the order of ``token_logprobs``)."""
     out: dict[str, list] = {}
-    for e in EMOTIONS:
-        arrays = [np.asarray(lp, dtype=np.float64).ravel() for lp in token_logprobs[e]]
-        out[f"logprob_{e}"] = [float(a.sum()) for a in arrays]
-        out[f"n_tokens_{e}"] = [int(a.size) for a in arrays]
+    for e, logprobs in token_logprobs.items():
+        arrays = [np.asarray(lp, dtype=np.float64).ravel() for lp in logprobs]
+        out[f"{_LOGPROB}{e}"] = [float(a.sum()) for a in arrays]
+        out[f"{_N_TOKENS}{e}"] = [int(a.size) for a in arrays]
     return out
+
+
+def likelihood_classes(records: pd.DataFrame) -> list[str]:
+    """The classes a likelihood-record table holds: the ``<class>`` of its ``logprob_<class>`` and
+    ``n_tokens_<class>`` columns, in column order."""
+    classes: list[str] = []
+    for col in map(str, records.columns):
+        for prefix in (_LOGPROB, _N_TOKENS):
+            if col.startswith(prefix) and col[len(prefix):] and col[len(prefix):] not in classes:
+                classes.append(col[len(prefix):])
+    return classes
 
 
 def _as_list(value: object) -> list:
@@ -89,16 +89,24 @@ def _as_list(value: object) -> list:
     return [value]
 
 
-def likelihood_distributions(records: pd.DataFrame, *, length_normalize: bool = False) -> pd.DataFrame:
-    """Likelihood records (module docstring) -> predicted-distribution table. ``length_normalize``
-    divides each continuation's summed log-prob by its ``n_tokens``. Invalid reasons:
-    ``inference_failed:<error>``, ``nonfinite_score``, ``malformed_record``."""
-    needed = {"utt_id", "status", "error"} | {f"logprob_{e}" for e in EMOTIONS}
+def likelihood_distributions(records: pd.DataFrame, emotion_set: EmotionSet | str | None = None, *,
+                             length_normalize: bool = False) -> pd.DataFrame:
+    """Likelihood records (module docstring) -> predicted-distribution table over ``emotion_set``'s
+    classes (a set, its name or file), or, when None, the classes of the records' columns
+    (:func:`likelihood_classes`, in column order). ``length_normalize`` divides each continuation's
+    summed log-prob by its ``n_tokens``. Invalid reasons: ``inference_failed:<error>``,
+    ``nonfinite_score``, ``malformed_record``."""
+    classes = list(get_emotion_set(emotion_set).names) if emotion_set is not None else likelihood_classes(records)
+    needed = {"utt_id", "status", "error"} | {f"{_LOGPROB}{e}" for e in classes}
     if length_normalize:
-        needed |= {f"n_tokens_{e}" for e in EMOTIONS}
+        needed |= {f"{_N_TOKENS}{e}" for e in classes}
     missing = needed - set(records.columns)
     if missing:
         raise ValueError(f"likelihood records lack columns {sorted(missing)}")
+    if len(classes) < 2:
+        raise ValueError(f"likelihood records need logprob_<class> columns for at least two classes; "
+                         f"got {classes}")
+    pred_columns(classes)
     rows = []
     for rec in records.to_dict("records"):
         if rec["status"] != STATUS_OK:
@@ -106,10 +114,10 @@ def likelihood_distributions(records: pd.DataFrame, *, length_normalize: bool = 
             continue
         try:
             scores = {}
-            for e in EMOTIONS:
-                lp = np.asarray(_as_list(rec[f"logprob_{e}"]), dtype=np.float64)
+            for e in classes:
+                lp = np.asarray(_as_list(rec[f"{_LOGPROB}{e}"]), dtype=np.float64)
                 if length_normalize:
-                    n = np.asarray(_as_list(rec[f"n_tokens_{e}"]), dtype=np.float64)
+                    n = np.asarray(_as_list(rec[f"{_N_TOKENS}{e}"]), dtype=np.float64)
                     if n.shape != lp.shape or np.any(n <= 0):
                         raise ValueError("n_tokens do not match logprobs")
                     lp = lp / n
@@ -122,4 +130,4 @@ def likelihood_distributions(records: pd.DataFrame, *, length_normalize: bool = 
             rows.append(invalid_row(rec["utt_id"], "malformed_record"))
             continue
         rows.append(valid_row(rec["utt_id"], probs))
-    return distribution_frame(rows)
+    return distribution_frame(rows, classes)

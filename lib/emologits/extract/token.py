@@ -5,9 +5,12 @@ eq. 1 averages the logits of an emotion word's K subword tokens at step j; sever
 class (e.g. "Anger" and "Angry", or BPE's start-of-response and after-space tokenizations) are averaged
 with equal weight (with one surface form this is eq. 1 exactly). The class values are then averaged
 over the chosen steps (all J steps by default, as the paper) and turned into a distribution by eq. 2
-(``normalize="ratio"``: z / Σz) or by a softmax over the four classes (``normalize="softmax"``).
+(``normalize="ratio"``: z / Σz) or by a softmax over the classes (``normalize="softmax"``).
 
-Eq. 2 is a distribution only when all four class logits are positive: a class logit <= 0 makes the
+The classes are the keys of the verbalizer's ``class_ids``, in their order (any emotion set, N >= 2;
+paper4 by default in the runner); the table has ``p_<class>`` columns for them.
+
+Eq. 2 is a distribution only when all N class logits are positive: a class logit <= 0 makes the
 result invalid with reason ``nonpositive_logit`` (counted in the run's invalid report, never clipped or
 shifted). All conventions: docs/conventions.md, "Token-level distribution (eq. 1-2)".
 """
@@ -18,9 +21,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from emologits.emotions import EMOTIONS
 from emologits.extract.common import (STATUS_OK, ExtractionError, distribution_frame,
-                                      failed_inference_reason, invalid_row, valid_row)
+                                      failed_inference_reason, invalid_row, pred_columns, valid_row)
 
 __all__ = ["distribution_from_logits", "emotion_word_steps", "token_distributions", "NORMALIZATIONS", "STEP_SETS"]
 
@@ -47,8 +49,8 @@ def distribution_from_logits(step_logits: np.ndarray, class_token_ids: Mapping[s
     """Eq. 1 per step and class, mean over ``steps`` (None = all J steps), then eq. 2 (or softmax).
 
     ``step_logits``: (J, V) full logits, or the gathered (J, T) form whose column t holds the logit of
-    ``token_ids[t]``. ``class_token_ids``: per class, one id list per surface form (the verbalizer's
-    form). Raises ``ExtractionError`` with reason ``empty_steps``, ``nonfinite_logit`` or
+    ``token_ids[t]``. ``class_token_ids``: per class (N >= 2, the result's order), one id list per
+    surface form (the verbalizer's form). Raises ``ExtractionError`` with reason ``empty_steps``, ``nonfinite_logit`` or
     ``nonpositive_logit``."""
     z = np.asarray(step_logits, dtype=np.float64)
     if z.ndim != 2:
@@ -77,8 +79,10 @@ def distribution_from_logits(step_logits: np.ndarray, class_token_ids: Mapping[s
     if any(not 0 <= s < z.shape[0] for s in chosen):
         raise ValueError(f"steps {chosen} outside 0..{z.shape[0] - 1}")
     z = z[chosen]
-    class_z = np.empty(len(EMOTIONS))
-    for n, emotion in enumerate(EMOTIONS):
+    classes = list(class_token_ids)
+    pred_columns(classes)  # N >= 2 distinct classes
+    class_z = np.empty(len(classes))
+    for n, emotion in enumerate(classes):
         forms = class_token_ids[emotion]
         if not forms or any(len(ids) == 0 for ids in forms):
             raise ValueError(f"class {emotion!r} needs at least one non-empty surface form")
@@ -87,7 +91,7 @@ def distribution_from_logits(step_logits: np.ndarray, class_token_ids: Mapping[s
     if not np.all(np.isfinite(class_z)):
         raise ExtractionError("nonfinite_logit", f"non-finite class logits {class_z.tolist()}")
     phi = _normalize(class_z, normalize)
-    return {e: float(p) for e, p in zip(EMOTIONS, phi)}
+    return {e: float(p) for e, p in zip(classes, phi)}
 
 
 def emotion_word_steps(generated_token_ids: Sequence[int],
@@ -119,8 +123,8 @@ def token_distributions(records: pd.DataFrame, tracked_ids: Sequence[int],
                         class_ids: Mapping[str, Sequence[Sequence[int]]], *, steps: str = "all",
                         normalize: str = "ratio") -> pd.DataFrame:
     """Inference records (``utt_id, status, error, generated_token_ids, tracked_logits`` (J x T),
-    ``logsumexp`` (J)) -> predicted-distribution table. ``steps``: "all" (paper) or "emotion"
-    (Figure 3). Invalid reasons: ``inference_failed:<error>``, ``empty_steps`` (J = 0),
+    ``logsumexp`` (J)) -> predicted-distribution table with ``p_<class>`` for the classes of
+    ``class_ids`` (in order). ``steps``: "all" (paper) or "emotion" (Figure 3). Invalid reasons: ``inference_failed:<error>``, ``empty_steps`` (J = 0),
     ``no_emotion_word_steps``, ``malformed_record``, ``nonfinite_logit``, ``nonpositive_logit``."""
     if steps not in STEP_SETS:
         raise ValueError(f"steps must be one of {STEP_SETS}; got {steps!r}")
@@ -130,6 +134,8 @@ def token_distributions(records: pd.DataFrame, tracked_ids: Sequence[int],
     if missing:
         raise ValueError(f"inference records lack columns {sorted(missing)}")
     tracked = [int(t) for t in tracked_ids]
+    classes = list(class_ids)
+    pred_columns(classes)  # N >= 2 distinct classes, checked before any record
     rows = []
     for rec in records.itertuples(index=False):
         if rec.status != STATUS_OK:
@@ -158,4 +164,4 @@ def token_distributions(records: pd.DataFrame, tracked_ids: Sequence[int],
             rows.append(invalid_row(rec.utt_id, exc.reason))
             continue
         rows.append(valid_row(rec.utt_id, probs))
-    return distribution_frame(rows)
+    return distribution_frame(rows, classes)
