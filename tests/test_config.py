@@ -74,7 +74,7 @@ def test_unknown_key_names_file_dotted_path_and_closest_key(tmp_path, text, line
     ("generation: {top_p: 1.5}", "generation.top_p: must be less than or equal to 1 (got 1.5)"),
     ("generation: {temperature: 0}", "generation.temperature: must be greater than 0 (got 0)"),
     ("generation: {preset: beam}", "generation.preset: must be 'greedy' or 'ltu_as_release' (got 'beam')"),
-    ("data: {dataset: msp}", "data.dataset: must be 'iemocap', 'cremad' or 'synthetic' (got 'msp')"),
+    ("data: {dataset: msp}", "data.dataset: unknown dataset 'msp'; known: iemocap, cremad, synthetic"),
     ("data: {limit: 0}", "data.limit: must be greater than or equal to 1 (got 0)"),
     ("data: {dataset: cremad, selection: aer-llm}", "data.selection: 'aer-llm' is not a cremad selection rule"),
     ("data: {dataset: synthetic, options: {n_utterances: 0}}",
@@ -162,7 +162,8 @@ def test_defaults_come_from_the_schema(tmp_path):
     assert cfg.evaluation == {"kl": "paper", "r2": "paper", "ties": "paper", "bootstrap": 1000, "seed": 0,
                               "token_normalize": "ratio"}
     assert cfg.prompts == {"file": "prompts/prompts.yaml", "ids": ["ambiguous", "single"]}
-    assert cfg.data == {"dataset": None, "root": None, "selection": None, "limit": None, "options": {}}
+    assert cfg.data == {"dataset": None, "root": None, "selection": None, "limit": None, "emotion_set": "paper4",
+                        "options": {}}
     assert cfg.as_dict()["pipeline"] == {"max_failed_fraction": 0.05}
 
 

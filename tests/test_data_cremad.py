@@ -54,7 +54,7 @@ def test_hand_checked_rows(cremad_root):
 
 
 def test_iemocap_rule_name_rejected_for_cremad(cremad_root):
-    with pytest.raises(DataError, match="'aer-llm' is an IEMOCAP rule"):
+    with pytest.raises(DataError, match="'aer-llm' is a rule of iemocap, synthetic, not of cremad; cremad rules"):
         prepare_manifest("cremad", cremad_root, selection="aer-llm", labels_only=True)
     with pytest.raises(DataError, match="unknown CREMA-D rule"):
         prepare_manifest("cremad", cremad_root, selection="majority", labels_only=True)

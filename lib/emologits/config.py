@@ -19,8 +19,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, field_validator
 
-from emologits.data import DATASET_OPTIONS, DATASETS
-from emologits.errors import ConfigError
+from emologits.data import DATASETS, DatasetSpec
+from emologits.emotions import DEFAULT_EMOTION_SET, get_emotion_set, shipped_emotion_sets
+from emologits.errors import ConfigError, EmologitsError
 from emologits.metrics import KL_CONVENTIONS, R2_CONVENTIONS, TIE_CONVENTIONS
 from emologits.schema import Loc, StrictModel, format_problems, validate
 from emologits.sfm.base import GenerationSettings, check_options
@@ -34,13 +35,17 @@ TOKEN_NORMALIZATIONS: tuple[str, ...] = ("ratio", "softmax")
 class DataSection(StrictModel):
     """``data``: which corpus, where, which subset (paper sec. 4.1)."""
 
-    dataset: Literal[DATASETS] | None = None  # type: ignore[valid-type]
+    #: A registered data set (``emologits.data.DATASETS``) or ``package.module:SPEC``.
+    dataset: str | None = None
     root: str | None = None
     #: The subset rule; None: the data set's default (IEMOCAP/synthetic: aer-llm; CREMA-D: drop-other).
     selection: str | None = None
     #: A deterministic subset of N utterances (None: all).
     limit: Annotated[int, Field(ge=1)] | None = None
-    #: Per data set (``emologits.data.DATASET_OPTIONS``); checked against ``dataset``'s schema.
+    #: The classes the ground truth and every distribution are over: a shipped set or a set file
+    #: (a relative path resolves against the project root; loaded as the absolute path).
+    emotion_set: str = DEFAULT_EMOTION_SET
+    #: Per data set (its spec's ``options_model``); checked against ``dataset``'s schema.
     options: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -130,14 +135,10 @@ def _merge(base: dict, override: dict, where: str) -> dict:
     return out
 
 
-def _selection_problem(dataset: str, selection: str) -> str | None:
-    if dataset == "cremad":
-        from emologits.data.cremad import CREMAD_RULES as rules
-    else:
-        from emologits.data.iemocap import SELECTION_RULES as rules
-    if selection in rules:
+def _selection_problem(spec: DatasetSpec, selection: str) -> str | None:
+    if selection in spec.selection_rules:
         return None
-    return f"{selection!r} is not a {dataset} selection rule; choose from {list(rules)}"
+    return f"{selection!r} is not a {spec.name} selection rule; choose from {list(spec.selection_rules)}"
 
 
 def _raw_section(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -146,10 +147,13 @@ def _raw_section(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
 
 
 def _options_problems(raw: Mapping[str, Any], checked: ConfigSchema | None,
-                      sections: dict[str, dict[str, Any]]) -> list[tuple[Loc, str]]:
+                      sections: dict[str, dict[str, Any]],
+                      project_root: Path | None = None) -> list[tuple[Loc, str]]:
     """``model.options`` against the back-end's schema, ``data.options`` against the data set's
-    (both filled with their defaults in ``sections``) and ``data.selection`` against the data set's
-    rules. Also runs when other keys failed, as long as the back-end / data set name is usable."""
+    (both filled with their defaults in ``sections``), ``data.selection`` against the data set's
+    rules and ``data.emotion_set`` (it resolves, and the data set can fill it; a relative set file
+    is made absolute against ``project_root`` in ``sections``). Also runs when other keys failed,
+    as long as the back-end / data set name is usable."""
     from emologits.sfm import backend_problem
 
     problems: list[tuple[Loc, str]] = []
@@ -170,18 +174,40 @@ def _options_problems(raw: Mapping[str, Any], checked: ConfigSchema | None,
     dataset, options = data.get("dataset"), data.get("options") or {}
     if dataset is None and options:
         problems.append((("data", "options"), "set data.dataset: the options belong to a data set"))
-    if not isinstance(dataset, str) or dataset not in DATASET_OPTIONS:  # None, or refused by the schema
+    emotion_set = None
+    set_name = data.get("emotion_set", DEFAULT_EMOTION_SET)
+    if isinstance(set_name, str):
+        path = Path(set_name).expanduser()
+        if set_name not in shipped_emotion_sets() and path.suffix in (".yaml", ".yml") and not path.is_absolute():
+            set_name = str((project_root or Path.cwd()) / path)  # a set file, relative to the project root
+        try:
+            emotion_set = get_emotion_set(set_name)
+        except ConfigError as exc:
+            problems.append((("data", "emotion_set"), str(exc)))
+        else:
+            if checked:
+                sections["data"]["emotion_set"] = set_name
+    if not isinstance(dataset, str):  # None, or refused by the schema
         return problems
+    try:
+        spec = DATASETS.get(dataset)
+    except ConfigError as exc:
+        return problems + [(("data", "dataset"), str(exc))]
     if isinstance(options, Mapping):
-        value, found = validate(DATASET_OPTIONS[dataset], options, ("data", "options"))
+        value, found = validate(spec.options_model, options, ("data", "options"))
         problems += found
         if value is not None and checked:
             sections["data"]["options"] = value.model_dump()
     selection = data.get("selection")
     if isinstance(selection, str):
-        problem = _selection_problem(dataset, selection)
+        problem = _selection_problem(spec, selection)
         if problem:
             problems.append((("data", "selection"), problem))
+    if emotion_set is not None:
+        try:
+            spec.emotion_set(emotion_set)
+        except EmologitsError as exc:
+            problems.append((("data", "emotion_set"), str(exc)))
     return problems
 
 
@@ -245,17 +271,17 @@ def config_from_dict(raw: dict[str, Any], *, path: Path | None = None,
             node = node[key]
         return f"{where} (overrides)" if overrides else where
 
-    checked, problems = validate(ConfigSchema, raw)
-    sections = {s: getattr(checked, s).model_dump() for s in SECTIONS} if checked else {}
-    problems += _options_problems(raw, checked, sections)
-    if problems:
-        raise ConfigError(format_problems(problems, source))
     if project_root is None:
         if path is not None:
             parent = path.resolve().parent
             project_root = parent.parent if parent.name == "configs" else parent
         else:
             project_root = Path.cwd()
+    checked, problems = validate(ConfigSchema, raw)
+    sections = {s: getattr(checked, s).model_dump() for s in SECTIONS} if checked else {}
+    problems += _options_problems(raw, checked, sections, project_root)
+    if problems:
+        raise ConfigError(format_problems(problems, source))
     return Config(path=path, project_root=project_root, run=checked.run,
                   pipeline_check=checked.pipeline_check, **sections)
 

@@ -1,113 +1,128 @@
-"""Data preparation (paper sec. 4.1): one loader per data set, one manifest format out.
+"""Data preparation (paper sec. 4.1): one declared data set per file, one manifest format out.
 
-``prepare_manifest(dataset, root, …)`` returns the manifest (see :mod:`emologits.data.manifest`);
-``prepare_with_counts`` also the number of utterances each subset rule keeps, from the same
-single reading of the labels;
+``DATASETS`` registers each data set's :class:`DatasetSpec` (one file each: ``iemocap.py``,
+``cremad.py``, ``synthetic.py``); ``"package.module:SPEC"`` names one from outside the package.
+``prepare_manifest(dataset, root, …, emotion_set=…)`` returns the manifest over an emotion set
+(default ``paper4``; see :mod:`emologits.data.manifest`); ``prepare_with_counts`` also the number
+of utterances each subset rule keeps, from the same single reading of the labels;
 ``write_manifest`` / ``read_manifest`` store and load it as Parquet. Command line:
-``python -m emologits prepare --dataset {iemocap,cremad,synthetic} --root DIR --out FILE``.
+``python -m emologits prepare --dataset NAME --root DIR --out FILE [--emotion-set SET]``.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import pandas as pd
-from pydantic import Field
 
 from emologits.data.manifest import (
-    ALL_COLUMNS, ANNOTATIONS_COLUMN, EXTRA_COLUMNS, MANIFEST_COLUMNS, majority_labels,
-    read_manifest, validate_manifest, write_manifest,
+    ALL_COLUMNS, ANNOTATIONS_COLUMN, EMOTION_SET_COLUMN, EXTRA_COLUMNS, MANIFEST_COLUMNS, build_manifest,
+    finish_manifest, majority_labels, manifest_columns, manifest_emotion_set, read_manifest, validate_manifest,
+    write_manifest,
 )
-from emologits.errors import DataError
-from emologits.schema import StrictModel, format_problems, validate
+from emologits.data.spec import DatasetSpec, NoOptions, check_spec
+from emologits.emotions import EmotionSet
+from emologits.errors import ConfigError, DataError
+from emologits.registry import Registry
+from emologits.schema import StrictModel
 
-DATASETS: tuple[str, ...] = ("iemocap", "cremad", "synthetic")
-
-
-class NoOptions(StrictModel):
-    """A data set that takes no ``data.options``."""
-
-
-class SyntheticOptions(StrictModel):
-    """``data.options`` of the synthetic corpus (None: 240 utterances, seed 0, or whatever the
-    corpus already in ``data.root`` was made with)."""
-
-    n_utterances: Annotated[int, Field(ge=1)] | None = None
-    seed: Annotated[int, Field(ge=0)] | None = None
+#: The data sets, by name (``python -m emologits list``); a spec from outside: ``"package.module:SPEC"``.
+DATASETS: Registry[DatasetSpec] = Registry("dataset", check=check_spec)
+DATASETS.register_lazy("iemocap", "emologits.data.iemocap:SPEC",
+                       "IEMOCAP: 3 external evaluators' labels per utterance (the paper's corpus)")
+DATASETS.register_lazy("cremad", "emologits.data.cremad:SPEC",
+                       "CREMA-D: crowd votes (A/D/F/H/N/S) per voice-only clip")
+DATASETS.register_lazy("synthetic", "emologits.data.synthetic:SPEC",
+                       "synthetic IEMOCAP-layout corpus, generated offline (the demo)")
 
 
-#: Schema of the options each data set accepts in ``prepare_manifest(options=…)`` (config
-#: ``data.options``), checked when the config loads.
-DATASET_OPTIONS: dict[str, type[StrictModel]] = {
-    "iemocap": NoOptions, "cremad": NoOptions, "synthetic": SyntheticOptions}
+def dataset_spec(dataset: str | DatasetSpec) -> DatasetSpec:
+    """The spec registered as ``dataset`` (or named ``"package.module:SPEC"``); DataError when unknown."""
+    if isinstance(dataset, DatasetSpec):
+        return dataset
+    try:
+        return DATASETS.get(dataset)
+    except ConfigError as exc:
+        raise DataError(str(exc)) from None
+
+
+class _OptionsView(Mapping[str, type[StrictModel]]):
+    """data set name -> its ``data.options`` schema, read from the registered specs."""
+
+    def __getitem__(self, name: str) -> type[StrictModel]:
+        return dataset_spec(name).options_model
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(DATASETS.names())
+
+    def __len__(self) -> int:
+        return len(DATASETS.names())
+
+
+#: Schema of the options each registered data set accepts (config ``data.options``), from its spec.
+DATASET_OPTIONS: Mapping[str, type[StrictModel]] = _OptionsView()
 
 __all__ = [
-    "ALL_COLUMNS", "ANNOTATIONS_COLUMN", "DATASETS", "EXTRA_COLUMNS", "MANIFEST_COLUMNS",
-    "majority_labels", "prepare_manifest", "prepare_with_counts", "read_manifest",
-    "selection_counts_for",
-    "validate_manifest", "write_manifest",
+    "ALL_COLUMNS", "ANNOTATIONS_COLUMN", "DATASETS", "DATASET_OPTIONS", "DatasetSpec", "EMOTION_SET_COLUMN",
+    "EXTRA_COLUMNS", "MANIFEST_COLUMNS", "NoOptions", "build_manifest", "dataset_spec", "finish_manifest",
+    "majority_labels", "manifest_columns", "manifest_emotion_set", "prepare_manifest", "prepare_with_counts",
+    "read_manifest", "selection_counts_for", "selection_problem", "validate_manifest", "write_manifest",
 ]
 
 
-def prepare_with_counts(dataset: str, root: Path, *, selection: str | None = None,
+def selection_problem(spec: DatasetSpec, selection: str) -> str | None:
+    """What is wrong with ``selection`` for ``spec`` (None: it is one of its rules); names the data
+    sets whose rule it is when it belongs to another one."""
+    if selection in spec.selection_rules:
+        return None
+    owners = [name for name in DATASETS.names()
+              if name != spec.name and selection in dataset_spec(name).selection_rules]
+    if owners:
+        return (f"{selection!r} is a rule of {', '.join(owners)}, not of {spec.name}; "
+                f"{spec.name} rules: {list(spec.selection_rules)}")
+    return f"unknown {spec.rule_title} {selection!r}; choose from {list(spec.selection_rules)}"
+
+
+def prepare_with_counts(dataset: str | DatasetSpec, root: Path, *, selection: str | None = None,
                         labels_only: bool = False, options: dict[str, Any] | None = None,
+                        emotion_set: str | EmotionSet | None = None,
                         ) -> tuple[pd.DataFrame, dict[str, int]]:
-    """The manifest of ``dataset`` under ``root`` and the number of utterances each subset rule
-    keeps (as :func:`selection_counts_for`), from one reading of the label files / vote table.
+    """The manifest of ``dataset`` under ``root`` over ``emotion_set`` (default ``paper4``) and the
+    number of utterances each subset rule keeps, from one reading of the labels.
 
-    ``selection`` is the subset rule: an IEMOCAP rule (``iemocap.SELECTION_RULES``, default
-    ``aer-llm``) for iemocap and synthetic, a CREMA-D rule (``cremad.CREMAD_RULES``, default
-    ``drop-other``) for cremad. ``labels_only`` builds the ground truth without audio
-    (``audio_path`` null where the file is absent). ``options``: synthetic takes
-    ``n_utterances`` and ``seed`` (the corpus is generated into ``root`` when absent).
+    ``selection`` is one of the data set's rules (None: its default; iemocap/synthetic ``aer-llm``,
+    cremad ``drop-other``). ``labels_only`` builds the ground truth without audio (``audio_path``
+    null where the file is absent). ``options`` are checked against the spec's ``options_model``
+    (synthetic: ``n_utterances``, ``seed``; the corpus is generated into ``root`` when absent).
+    Everything is checked before any file is read: the data set, the set it must fill, the rule,
+    the options.
     """
-    if dataset not in DATASETS:
-        raise DataError(f"unknown dataset {dataset!r}; choose from {list(DATASETS)}")
-    checked, problems = validate(DATASET_OPTIONS[dataset], options, ("data", "options"))
-    if problems:
-        raise DataError(f"dataset {dataset!r}: " + format_problems(problems))
-    options = checked.model_dump()
-    root = Path(root).expanduser()
-    from emologits.data.iemocap import SELECTION_RULES
-    if dataset == "cremad":
-        from emologits.data.cremad import (CREMAD_RULES, _check_rule, prepare_cremad, read_votes,
-                                           rule_counts)
-        if selection in SELECTION_RULES:
-            raise DataError(f"selection {selection!r} is an IEMOCAP rule; CREMA-D rules: "
-                            f"{list(CREMAD_RULES)}")
-        if selection is not None:
-            _check_rule(selection)  # before reading the votes
-        rows = read_votes(root)
-        return (prepare_cremad(root, rule=selection, labels_only=labels_only, rows=rows),
-                rule_counts(root, rows=rows))
-    from emologits.data.iemocap import (_check_rule, prepare_iemocap, read_utterances,
-                                        selection_counts)
+    spec = dataset_spec(dataset)
+    emotion_set = spec.emotion_set(emotion_set)
     if selection is not None:
-        _check_rule(selection)  # before generating or parsing anything
-    if dataset == "synthetic":
-        from emologits.data.synthetic import ensure_synthetic_corpus
-        root = ensure_synthetic_corpus(root, n_utterances=options.get("n_utterances"),
-                                       seed=options.get("seed"))
-    utterances = read_utterances(root)
-    return (prepare_iemocap(root, selection=selection, labels_only=labels_only, dataset=dataset,
-                            utterances=utterances),
-            selection_counts(root, utterances=utterances))
+        problem = selection_problem(spec, selection)
+        if problem:
+            raise DataError(problem)
+    selection = spec.selection(selection)
+    checked = spec.options(options)
+    manifest, counts = spec.prepare(Path(root).expanduser(), selection=selection, labels_only=labels_only,
+                                    options=checked, emotion_set=emotion_set)
+    validate_manifest(manifest, f"dataset {spec.name!r} (its prepare)", emotion_set)
+    return manifest, dict(counts)
 
 
-def prepare_manifest(dataset: str, root: Path, *, selection: str | None = None,
-                     labels_only: bool = False, options: dict[str, Any] | None = None) -> pd.DataFrame:
+def prepare_manifest(dataset: str | DatasetSpec, root: Path, *, selection: str | None = None,
+                     labels_only: bool = False, options: dict[str, Any] | None = None,
+                     emotion_set: str | EmotionSet | None = None) -> pd.DataFrame:
     """The manifest of ``dataset`` under ``root`` (arguments as :func:`prepare_with_counts`)."""
     return prepare_with_counts(dataset, root, selection=selection, labels_only=labels_only,
-                               options=options)[0]
+                               options=options, emotion_set=emotion_set)[0]
 
 
-def selection_counts_for(dataset: str, root: Path) -> dict[str, int]:
-    """Utterances kept by each subset rule of ``dataset`` (IEMOCAP rules for iemocap/synthetic,
-    CREMA-D rules for cremad), from the labels alone (no audio, nothing generated)."""
-    if dataset not in DATASETS:
-        raise DataError(f"unknown dataset {dataset!r}; choose from {list(DATASETS)}")
-    if dataset == "cremad":
-        from emologits.data.cremad import rule_counts
-        return rule_counts(Path(root).expanduser())
-    from emologits.data.iemocap import selection_counts
-    return selection_counts(Path(root).expanduser())
+def selection_counts_for(dataset: str | DatasetSpec, root: Path,
+                         emotion_set: str | EmotionSet | None = None) -> dict[str, int]:
+    """Utterances kept by each subset rule of ``dataset`` for ``emotion_set`` (default paper4),
+    from the labels alone (no audio, nothing generated)."""
+    spec = dataset_spec(dataset)
+    return spec.rule_counts(Path(root).expanduser(), emotion_set=spec.emotion_set(emotion_set))

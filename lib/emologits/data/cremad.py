@@ -3,40 +3,55 @@
 ``--root`` holds ``tabulatedVotes.csv`` and, when audio is present, ``AudioWAV/<fileName>.wav``.
 The first column is ``100000 * queryType + clipNum``; only voice-only ratings (``1xxxxx``) are
 used. Columns A, D, F, H, N, S count the votes for anger, disgust, fear, happiness, neutral,
-sadness. The paper's four classes are A, H, S, N; what happens to disgust/fear (D/F) votes is
-the ``--cremad-rule`` (``CREMAD_RULES``).
+sadness (``VOTE_CLASSES``). An emotion set takes the votes of its classes; what happens to the
+votes outside the set (paper4: D/F) is the rule (``CREMAD_RULES``). ``cremad6`` keeps all six
+vote counts (nothing is outside it); sets with a class the raters could not choose (``msp8``:
+surprise, contempt) are refused.
 """
 from __future__ import annotations
 
 import csv
 import json
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pandas as pd
 
 from emologits.data.manifest import finish_manifest
+from emologits.data.spec import DatasetSpec
+from emologits.emotions import EmotionSet, get_emotion_set
 from emologits.errors import DataError
 
-VOTE_COLUMNS: tuple[str, ...] = ("A", "D", "F", "H", "N", "S")
-#: Vote columns of the four classes, in EMOTIONS order (anger, happiness, sadness, neutral).
-CLASS_VOTES: tuple[str, ...] = ("A", "H", "S", "N")
+#: Vote column -> the class its raters chose.
+VOTE_CLASSES: dict[str, str] = {"A": "anger", "D": "disgust", "F": "fear", "H": "happiness",
+                                "N": "neutral", "S": "sadness"}
+VOTE_COLUMNS: tuple[str, ...] = tuple(VOTE_CLASSES)
 VOTES_FILE = "tabulatedVotes.csv"
 VOICE_ONLY = 1  # queryType of voice-only ratings
 
+
+def class_votes(emotion_set: str | EmotionSet | None = None) -> tuple[str, ...]:
+    """The vote column of each class of ``emotion_set`` (default paper4), in the set's order."""
+    es = SPEC.emotion_set(emotion_set)
+    column = {c: v for v, c in VOTE_CLASSES.items()}
+    return tuple(column[c] for c in es.names)
+
+
 DEFAULT_CREMAD_RULE = "drop-other"
-#: Rule name -> one-line description (the ``--cremad-rule`` choices).
+#: Rule name -> one-line description (the ``--selection`` choices). "Other" votes: those outside the
+#: emotion set (paper4: D/F; cremad6: none).
 CREMAD_RULES: dict[str, str] = {
-    "drop-other": "drop the D/F votes and renormalise over A/H/S/N; clips with no A/H/S/N vote "
-                  "are excluded",
-    "exclude-other": "keep only clips without any D/F vote",
-    "other-minority": "keep clips whose D+F votes are fewer than half of all votes; then drop the "
-                      "D/F votes and renormalise over A/H/S/N",
+    "drop-other": "drop the votes outside the emotion set (paper4: D/F) and renormalise over the "
+                  "set's classes; clips with no vote in the set are excluded",
+    "exclude-other": "keep only clips without any vote outside the set (paper4: no D/F vote)",
+    "other-minority": "keep clips whose votes outside the set are fewer than half of all votes; "
+                      "then drop them and renormalise over the set's classes",
 }
-_RULES: dict[str, Callable[[dict[str, int]], bool]] = {
-    "drop-other": lambda v: sum(v[c] for c in CLASS_VOTES) > 0,
-    "exclude-other": lambda v: v["D"] + v["F"] == 0,
-    "other-minority": lambda v: 2 * (v["D"] + v["F"]) < sum(v.values()),
+#: Rule -> keep(votes, in-set vote columns).
+_RULES: dict[str, Callable[[dict[str, int], tuple[str, ...]], bool]] = {
+    "drop-other": lambda v, inset: sum(v[c] for c in inset) > 0,
+    "exclude-other": lambda v, inset: sum(n for c, n in v.items() if c not in inset) == 0,
+    "other-minority": lambda v, inset: 2 * sum(n for c, n in v.items() if c not in inset) < sum(v.values()),
 }
 
 
@@ -91,31 +106,37 @@ def read_votes(root: Path) -> list[dict]:
     return rows
 
 
-def _check_rule(rule: str) -> Callable[[dict[str, int]], bool]:
+def _check_rule(rule: str) -> Callable[[dict[str, int], tuple[str, ...]], bool]:
     if rule not in _RULES:
         raise DataError(f"unknown CREMA-D rule {rule!r}; choose from {list(CREMAD_RULES)}")
     return _RULES[rule]
 
 
-def rule_counts(root: Path, rows: list[dict] | None = None) -> dict[str, int]:
-    """Number of clips each CREMA-D rule keeps; ``rows`` (from :func:`read_votes`) saves reading
-    ``root`` again."""
+def rule_counts(root: Path, rows: list[dict] | None = None,
+                emotion_set: str | EmotionSet | None = None) -> dict[str, int]:
+    """Number of clips each CREMA-D rule keeps for ``emotion_set`` (default paper4); ``rows`` (from
+    :func:`read_votes`) saves reading ``root`` again."""
+    inset = class_votes(emotion_set)
     rows = read_votes(root) if rows is None else rows
-    return {name: sum(keep(r["votes"]) for r in rows) for name, keep in _RULES.items()}
+    return {name: sum(keep(r["votes"], inset) for r in rows) for name, keep in _RULES.items()}
 
 
 def prepare_cremad(root: Path, *, rule: str | None = None, labels_only: bool = False,
-                   rows: list[dict] | None = None) -> pd.DataFrame:
-    """Manifest of the voice-only clips that ``rule`` keeps; gt = A/H/S/N votes renormalised.
-    ``rows`` (from :func:`read_votes`) saves reading the vote table again."""
+                   rows: list[dict] | None = None,
+                   emotion_set: str | EmotionSet | None = None) -> pd.DataFrame:
+    """Manifest over ``emotion_set`` (default paper4) of the voice-only clips that ``rule`` keeps;
+    gt = the votes of the set's classes, renormalised. ``rows`` (from :func:`read_votes`) saves
+    reading the vote table again."""
     rule = rule or DEFAULT_CREMAD_RULE
     keep = _check_rule(rule)
+    emotion_set = get_emotion_set(emotion_set)
+    inset = class_votes(emotion_set)
     root = Path(root).expanduser().resolve()
     rows = read_votes(root) if rows is None else rows
     out, missing = [], []
     for r in rows:
         votes = r["votes"]
-        if not keep(votes):
+        if not keep(votes, inset):
             continue
         wav = root / "AudioWAV" / f"{r['fileName']}.wav"
         exists = wav.is_file()
@@ -123,8 +144,31 @@ def prepare_cremad(root: Path, *, rule: str | None = None, labels_only: bool = F
             missing.append(wav)
         out.append({
             "utt_id": r["fileName"], "dataset": "cremad", "audio_path": str(wav) if exists else None,
-            "counts": [votes[c] for c in CLASS_VOTES], "annotations": json.dumps(votes),
+            "counts": [votes[c] for c in inset], "annotations": json.dumps(votes),
             "selection": rule, "speaker": r["fileName"].split("_", 1)[0],
         })
     return finish_manifest(out, missing, labels_only=labels_only, source=root,
-                           rule=f"CREMA-D rule {rule!r}")
+                           rule=f"CREMA-D rule {rule!r}", emotion_set=emotion_set)
+
+
+def _prepare(root: Path, *, selection: str, labels_only: bool, options: dict[str, Any],
+             emotion_set: EmotionSet) -> tuple[pd.DataFrame, dict[str, int]]:
+    rows = read_votes(root)  # read once for the manifest and the counts
+    return (prepare_cremad(root, rule=selection, labels_only=labels_only, rows=rows, emotion_set=emotion_set),
+            rule_counts(root, rows=rows, emotion_set=emotion_set))
+
+
+def _counts(root: Path, *, emotion_set: EmotionSet) -> dict[str, int]:
+    return rule_counts(root, emotion_set=emotion_set)
+
+
+SPEC = DatasetSpec(
+    name="cremad",
+    description="CREMA-D: crowd votes (A/D/F/H/N/S) per voice-only clip, 7,442 clips",
+    prepare=_prepare, counts=_counts,
+    label_classes=tuple(VOTE_CLASSES.values()),
+    selection_rules=CREMAD_RULES, default_selection=DEFAULT_CREMAD_RULE,
+    rule_title="CREMA-D rule", root_marker=VOTES_FILE,
+    root_help=f"the CREMA-D folder ({VOTES_FILE} + AudioWAV/)",
+    source="CREMA-D (Cao et al. 2014), Open Database License: https://github.com/CheyneyComputerScience/CREMA-D",
+)

@@ -1,4 +1,4 @@
-"""IEMOCAP: parse the dialog label files and select the four-class subset (paper sec. 4.1).
+"""IEMOCAP: parse the dialog label files and select the subset an emotion set covers (paper sec. 4.1).
 
 ``--root`` is the ``IEMOCAP_full_release`` folder. Labels come from
 ``Session*/dialog/EmoEvaluation/<dialog>.txt``; each utterance block is::
@@ -11,7 +11,10 @@
 Audio is at ``Session*/sentences/wav/<dialog>/<utt_id>.wav``. The paper keeps "utterances that
 only include four emotion classes" (4,373) without giving the rule; ``SELECTION_RULES`` names
 the rules offered, the default ``aer-llm`` being the rule of the same group's AER-LLM code
-(see docs/conventions.md for the evidence).
+(see docs/conventions.md for the evidence). The rules are stated for any emotion set the release's
+labels cover (``LABEL_CLASSES``): ``paper4`` (Excited -> happiness, the paper's 4,370 with
+``aer-llm``) and ``cremad6`` (Fear and Disgust too); ``msp8`` needs contempt, which IEMOCAP's
+annotators could not choose.
 """
 from __future__ import annotations
 
@@ -19,37 +22,53 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pandas as pd
 from tqdm import tqdm
 
 from emologits.data.manifest import finish_manifest
-from emologits.emotions import EMOTIONS
+from emologits.data.spec import DatasetSpec
+from emologits.emotions import PAPER4, EmotionSet, get_emotion_set
 from emologits.errors import DataError
 
-#: IEMOCAP categorical labels that map into the paper's four classes (Excited -> happiness).
-LABEL_TO_CLASS: dict[str, str] = {
-    "Anger": "anger", "Happiness": "happiness", "Excited": "happiness",
-    "Sadness": "sadness", "Neutral": "neutral",
+#: Every categorical label in the release -> the emotion class it names (``Other``: none). A set
+#: takes the labels naming its classes (Excited -> happiness, as in the paper); anything else in a
+#: C- line is a DataError.
+LABEL_CLASSES: dict[str, str | None] = {
+    "Anger": "anger", "Happiness": "happiness", "Excited": "happiness", "Sadness": "sadness",
+    "Neutral": "neutral", "Frustration": "frustration", "Surprise": "surprise", "Fear": "fear",
+    "Disgust": "disgust", "Other": None,
 }
-#: Every categorical label in the release; anything else in a C- line is a DataError.
-KNOWN_LABELS: frozenset[str] = frozenset(
-    [*LABEL_TO_CLASS, "Frustration", "Surprise", "Fear", "Disgust", "Other"])
-#: Header consensus codes that map into the four classes (``xxx`` = no agreement).
-CONSENSUS_TO_CLASS: dict[str, str] = {
-    "ang": "anger", "hap": "happiness", "exc": "happiness", "sad": "sadness", "neu": "neutral"}
+KNOWN_LABELS: frozenset[str] = frozenset(LABEL_CLASSES)
+#: Header consensus codes -> class (``oth``: Other; ``xxx`` = no agreement, not listed).
+CONSENSUS_CLASSES: dict[str, str | None] = {
+    "ang": "anger", "hap": "happiness", "exc": "happiness", "sad": "sadness", "neu": "neutral",
+    "fru": "frustration", "sur": "surprise", "fea": "fear", "dis": "disgust", "oth": None,
+}
+
+
+def label_map(emotion_set: str | EmotionSet | None = None) -> dict[str, str]:
+    """IEMOCAP label -> class of ``emotion_set`` (default paper4), for the labels naming one."""
+    names = get_emotion_set(emotion_set).names
+    return {label: c for label, c in LABEL_CLASSES.items() if c in names}
+
+
+#: paper4's labels: the paper's four classes (Excited -> happiness).
+LABEL_TO_CLASS: dict[str, str] = label_map(PAPER4)
+#: paper4's consensus codes.
+CONSENSUS_TO_CLASS: dict[str, str] = {k: c for k, c in CONSENSUS_CLASSES.items() if c in PAPER4.names}
 
 DEFAULT_SELECTION = "aer-llm"
 #: Selection rule name -> one-line description (the ``--selection`` choices).
 SELECTION_RULES: dict[str, str] = {
-    "aer-llm": "keep when the first label of every external evaluator (C-E) maps into the four "
-               "classes (Excited->happiness); distribution = those first labels, one count each "
+    "aer-llm": "keep when the first label of every external evaluator (C-E) names a class of the "
+               "emotion set (Excited->happiness); distribution = those first labels, one count each "
                "(AER-LLM's rule; self-evaluations excluded)",
-    "consensus": "keep when the release's consensus label (header) is ang/hap/exc/sad/neu; "
-                 "distribution = the external evaluators' first labels that map into the four "
-                 "classes, renormalised",
-    "all-labels": "keep when every label of every external evaluator maps into the four classes; "
+    "consensus": "keep when the release's consensus label (header) names a class of the set "
+                 "(paper4: ang/hap/exc/sad/neu); distribution = the external evaluators' first "
+                 "labels in the set's classes, renormalised",
+    "all-labels": "keep when every label of every external evaluator names a class of the set; "
                   "distribution = all those labels, one count each",
 }
 
@@ -193,44 +212,60 @@ def read_utterances(root: Path) -> list[Utterance]:
     return out
 
 
-def _counts(labels: list[str]) -> list[int]:
-    classes = [LABEL_TO_CLASS[lab] for lab in labels]
-    return [classes.count(e) for e in EMOTIONS]
+@dataclass(frozen=True)
+class _SetLabels:
+    """An emotion set seen through IEMOCAP's labels: which labels / consensus codes name its classes."""
+
+    names: tuple[str, ...]
+    label: dict[str, str]
+    consensus: frozenset[str]
+
+    @classmethod
+    def of(cls, emotion_set: str | EmotionSet | None) -> _SetLabels:
+        es = get_emotion_set(emotion_set)
+        return cls(es.names, label_map(es),
+                   frozenset(k for k, c in CONSENSUS_CLASSES.items() if c in es.names))
+
+    def counts(self, labels: list[str]) -> list[int]:
+        classes = [self.label[lab] for lab in labels]
+        return [classes.count(c) for c in self.names]
 
 
-def _rule_aer_llm(utt: Utterance) -> list[int] | None:
+def _rule_aer_llm(utt: Utterance, s: _SetLabels) -> list[int] | None:
     firsts = [labels[0] for labels in utt.external]
-    return _counts(firsts) if all(lab in LABEL_TO_CLASS for lab in firsts) else None
+    return s.counts(firsts) if all(lab in s.label for lab in firsts) else None
 
 
-def _rule_consensus(utt: Utterance) -> list[int] | None:
-    if utt.consensus not in CONSENSUS_TO_CLASS:
+def _rule_consensus(utt: Utterance, s: _SetLabels) -> list[int] | None:
+    if utt.consensus not in s.consensus:
         return None
-    in_class = [labels[0] for labels in utt.external if labels[0] in LABEL_TO_CLASS]
-    return _counts(in_class) if in_class else None
+    in_set = [labels[0] for labels in utt.external if labels[0] in s.label]
+    return s.counts(in_set) if in_set else None
 
 
-def _rule_all_labels(utt: Utterance) -> list[int] | None:
+def _rule_all_labels(utt: Utterance, s: _SetLabels) -> list[int] | None:
     every = [lab for labels in utt.external for lab in labels]
-    return _counts(every) if all(lab in LABEL_TO_CLASS for lab in every) else None
+    return s.counts(every) if all(lab in s.label for lab in every) else None
 
 
-#: Rule name -> function(utterance) -> four in-class counts (EMOTIONS order), or None to drop it.
-_RULES: dict[str, Callable[[Utterance], list[int] | None]] = {
+#: Rule name -> function(utterance, set labels) -> in-set counts (set order), or None to drop it.
+_RULES: dict[str, Callable[[Utterance, _SetLabels], list[int] | None]] = {
     "aer-llm": _rule_aer_llm, "consensus": _rule_consensus, "all-labels": _rule_all_labels}
 
 
-def _check_rule(selection: str) -> Callable[[Utterance], list[int] | None]:
+def _check_rule(selection: str) -> Callable[[Utterance, _SetLabels], list[int] | None]:
     if selection not in _RULES:
         raise DataError(f"unknown IEMOCAP selection rule {selection!r}; choose from {list(SELECTION_RULES)}")
     return _RULES[selection]
 
 
-def selection_counts(root: Path, utterances: list[Utterance] | None = None) -> dict[str, int]:
-    """Number of utterances each selection rule keeps (labels only; audio not needed);
-    ``utterances`` (from :func:`read_utterances`) saves reading ``root`` again."""
+def selection_counts(root: Path, utterances: list[Utterance] | None = None,
+                     emotion_set: str | EmotionSet | None = None) -> dict[str, int]:
+    """Number of utterances each selection rule keeps for ``emotion_set`` (default paper4; labels
+    only, audio not needed); ``utterances`` (from :func:`read_utterances`) saves reading ``root`` again."""
     utterances = read_utterances(root) if utterances is None else utterances
-    return {name: sum(rule(u) is not None for u in utterances) for name, rule in _RULES.items()}
+    s = _SetLabels.of(emotion_set)
+    return {name: sum(rule(u, s) is not None for u in utterances) for name, rule in _RULES.items()}
 
 
 def audio_path(root: Path, utt: Utterance) -> Path:
@@ -239,9 +274,10 @@ def audio_path(root: Path, utt: Utterance) -> Path:
 
 
 def prepare_iemocap(root: Path, *, selection: str | None = None, labels_only: bool = False,
-                    dataset: str = "iemocap",
-                    utterances: list[Utterance] | None = None) -> pd.DataFrame:
-    """Manifest of the utterances that ``selection`` keeps, with their ground-truth distributions.
+                    dataset: str = "iemocap", utterances: list[Utterance] | None = None,
+                    emotion_set: str | EmotionSet | None = None) -> pd.DataFrame:
+    """Manifest over ``emotion_set`` (default paper4) of the utterances that ``selection`` keeps,
+    with their ground-truth distributions.
 
     Without ``labels_only`` every kept utterance must have its audio file (one DataError lists how
     many are missing and the first few); with it, ``audio_path`` is null where the file is absent.
@@ -249,11 +285,13 @@ def prepare_iemocap(root: Path, *, selection: str | None = None, labels_only: bo
     """
     selection = selection or DEFAULT_SELECTION
     rule = _check_rule(selection)
+    emotion_set = SPEC.emotion_set(emotion_set)
+    s = _SetLabels.of(emotion_set)
     root = Path(root).expanduser().resolve()
     utterances = read_utterances(root) if utterances is None else utterances
     rows, missing = [], []
     for utt in utterances:
-        counts = rule(utt)
+        counts = rule(utt, s)
         if counts is None:
             continue
         wav = audio_path(root, utt)
@@ -269,4 +307,28 @@ def prepare_iemocap(root: Path, *, selection: str | None = None, labels_only: bo
             "consensus": utt.consensus,
         })
     return finish_manifest(rows, missing, labels_only=labels_only, source=root,
-                           rule=f"selection rule {selection!r}")
+                           rule=f"selection rule {selection!r}", emotion_set=emotion_set)
+
+
+def _prepare(root: Path, *, selection: str, labels_only: bool, options: dict[str, Any],
+             emotion_set: EmotionSet) -> tuple[pd.DataFrame, dict[str, int]]:
+    utterances = read_utterances(root)  # parsed once for the manifest and the counts
+    return (prepare_iemocap(root, selection=selection, labels_only=labels_only, utterances=utterances,
+                            emotion_set=emotion_set),
+            selection_counts(root, utterances=utterances, emotion_set=emotion_set))
+
+
+def _counts(root: Path, *, emotion_set: EmotionSet) -> dict[str, int]:
+    return selection_counts(root, emotion_set=emotion_set)
+
+
+SPEC = DatasetSpec(
+    name="iemocap",
+    description="IEMOCAP: 3 external evaluators' categorical labels per utterance (the paper's corpus)",
+    prepare=_prepare, counts=_counts,
+    label_classes=tuple(dict.fromkeys(c for c in LABEL_CLASSES.values() if c)),
+    selection_rules=SELECTION_RULES, default_selection=DEFAULT_SELECTION,
+    rule_title="IEMOCAP selection rule", root_marker="Session1",
+    root_help="the IEMOCAP_full_release folder (Session1..5/; labels alone suffice with --labels-only)",
+    source="IEMOCAP release, from its authors under their licence: https://sail.usc.edu/iemocap/",
+)
