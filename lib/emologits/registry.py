@@ -20,7 +20,7 @@ T = TypeVar("T")
 
 def import_object(target: str, *, what: str = "object") -> Any:
     """``"package.module:object"`` (or ``package.module:Class.attr``) -> the object; a ConfigError
-    naming the target when it cannot be imported."""
+    ("cannot import <target> (<reason>)") when it cannot be imported."""
     if not isinstance(target, str) or ":" not in target:
         raise ConfigError(f"{what} {target!r}: expected 'package.module:object'")
     module_name, _, attr_path = target.partition(":")
@@ -29,7 +29,7 @@ def import_object(target: str, *, what: str = "object") -> Any:
         for attr in attr_path.split("."):
             obj = getattr(obj, attr)
     except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"{what} {target!r}: cannot import it ({exc})") from None
+        raise ConfigError(f"cannot import {target} ({exc})") from None
     return obj
 
 

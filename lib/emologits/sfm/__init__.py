@@ -1,19 +1,31 @@
-"""SFM back-ends: one file per model, one registry (this module)."""
+"""SFM back-ends: one file per model, one registry (this module, :data:`BACKENDS`).
+
+Adding a back-end inside the package: one file with an :class:`SFMBackend` subclass, plus one
+``BACKENDS.register_lazy`` line below. From outside: ``model.backend: "package.module:Class"``.
+"""
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from emologits.errors import ConfigError
-from emologits.schema import closest_key
+from emologits.registry import Registry
 from emologits.sfm.base import GenerationRecord, GenerationSettings, SFMBackend
 
-#: backend name -> "module:Class"
-BACKENDS: dict[str, str] = {
-    "qwen2-audio": "emologits.sfm.qwen2_audio:Qwen2AudioBackend",
-    "tiny-demo": "emologits.sfm.tiny_demo:TinyDemoBackend",
-    "ltu-as": "emologits.sfm.ltu_as:LtuAsBackend",
-}
+
+def _check_backend(obj: Any, name: str) -> type[SFMBackend]:
+    if not (isinstance(obj, type) and issubclass(obj, SFMBackend)):
+        raise ConfigError(f"model.backend {name!r}: {obj!r} is not an SFMBackend subclass")
+    return obj
+
+
+#: Registered back-ends (``model.backend``); imported only when used.
+BACKENDS: Registry[type[SFMBackend]] = Registry("back-end", check=_check_backend)
+BACKENDS.register_lazy("qwen2-audio", "emologits.sfm.qwen2_audio:Qwen2AudioBackend",
+                       "Qwen2-Audio-7B-Instruct (transformers; hub id or local copy)")
+BACKENDS.register_lazy("tiny-demo", "emologits.sfm.tiny_demo:TinyDemoBackend",
+                       "the Qwen2-Audio architecture at a tiny size, trained locally (offline demo)")
+BACKENDS.register_lazy("ltu-as", "emologits.sfm.ltu_as:LtuAsBackend",
+                       "LTU-AS (the paper's model), rebuilt on transformers + peft from the released files")
 
 
 def backend_problem(name: Any) -> tuple[type[SFMBackend] | None, str | None]:
@@ -21,19 +33,10 @@ def backend_problem(name: Any) -> tuple[type[SFMBackend] | None, str | None]:
     what is wrong with ``name`` (worded for the ``model.backend`` key)."""
     if not isinstance(name, str):
         return None, f"must be a back-end name (got {name!r})"
-    target = BACKENDS.get(name) or (name if ":" in name else None)
-    if target is None:
-        near = closest_key(name, BACKENDS)
-        return None, (f"unknown back-end {name!r}" + (f" (did you mean {near!r}?)" if near else "")
-                      + f"; known: {sorted(BACKENDS)}, or give your own as 'package.module:Class'")
-    module, _, cls = target.partition(":")
     try:
-        found = getattr(importlib.import_module(module), cls)
-    except (ImportError, AttributeError) as exc:
-        return None, f"cannot import {target} ({exc})"
-    if not (isinstance(found, type) and issubclass(found, SFMBackend)):
-        return None, f"{target} is not an SFMBackend subclass"
-    return found, None
+        return BACKENDS.get(name), None
+    except ConfigError as exc:
+        return None, str(exc).removeprefix(f"model.backend {name!r}: ")
 
 
 def backend_class(name: str) -> type[SFMBackend]:
@@ -41,7 +44,7 @@ def backend_class(name: str) -> type[SFMBackend]:
     found, problem = backend_problem(name)
     if problem:
         raise ConfigError(f"model.backend: {problem}")
-    return found
+    return found  # type: ignore[return-value]
 
 
 def load_backend(model: dict[str, Any], *, project_root: Any = None) -> SFMBackend:
