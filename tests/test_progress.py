@@ -84,3 +84,23 @@ def test_papermill_kernel_shows_progress_on_the_terminal_not_in_the_notebook(tmp
     assert text.startswith("inference demo: 40/40 utt in ") and text.endswith("cell done\n"), text
     assert text.count("\n") == 2, text
     assert not list(dst.parent.glob(".p.ipynb.*")), "temp copy left behind"
+
+
+def test_a_terminal_without_a_window_size_still_shows_the_bar(monkeypatch, capsys):
+    """A pseudo-terminal that reports 0 columns (``script``, some CI runners, docker exec -t) must
+    get a fixed-width bar, not an empty one."""
+    import pty
+
+    master, slave = pty.openpty()  # a new pty has a 0 x 0 window
+    try:
+        assert os.get_terminal_size(slave).columns == 0
+        monkeypatch.setattr(sys, "stderr", os.fdopen(os.dup(slave), "w"))
+        monkeypatch.setenv(PROGRESS_ENV, "stderr")
+        _work(3)
+        sys.stderr.close()
+        written = os.read(master, 65536).decode()
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert "work" in written and "3/3" in written, repr(written)
+    assert capsys.readouterr().out.startswith("work: 3/3 utt in ")

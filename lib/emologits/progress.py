@@ -22,8 +22,9 @@ from tqdm import tqdm
 
 #: The environment variable that sends live progress to the terminal (``stderr``) or a file.
 PROGRESS_ENV = "EMOLOGITS_PROGRESS_TO"
-#: Seconds between refreshes when the live channel is not a terminal (a log file).
+#: Seconds between refreshes, and the bar's width, when the live channel is not a terminal (a log file).
 _LOG_INTERVAL_S = 5.0
+_LOG_WIDTH = 100
 
 
 def _terminal_stream() -> TextIO | None:
@@ -92,12 +93,21 @@ def progress_bar(total: int, desc: str, unit: str = "utt", initial: int = 0, ena
             return tqdm(disable=True, **common)
     else:
         stream = open(target, "a", encoding="utf-8")  # noqa: SIM115 - closed by the bar
-    try:
-        live = stream.isatty()
-    except (OSError, ValueError):
-        live = False
-    return _LiveBar(stream=stream, dynamic_ncols=live, ncols=None if live else 100,
+    live = _terminal_width(stream) is not None
+    return _LiveBar(stream=stream, dynamic_ncols=live, ncols=None if live else _LOG_WIDTH,
                     mininterval=0.1 if live else _LOG_INTERVAL_S, **common)
+
+
+def _terminal_width(stream: TextIO) -> int | None:
+    """The width of the terminal ``stream`` writes to; None when it is no terminal or reports no
+    usable width (a pseudo-terminal without a window size says 0 columns)."""
+    try:
+        if not stream.isatty():
+            return None
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError):
+        return None
+    return columns if columns >= 20 else None
 
 
 __all__ = ["PROGRESS_ENV", "progress_bar"]
