@@ -1,0 +1,105 @@
+"""Prompts (paper sec. 3.3, 5.2): the paper's two verbatim for paper4, emotion sets declared, templates
+rendered for any set."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import PROJECT_ROOT
+from emologits.emotions import get_emotion_set
+from emologits.errors import ConfigError
+from emologits.prompts import Prompt, choice_list, class_list, describe_prompts, get_prompt, load_prompts
+
+PROMPTS = PROJECT_ROOT / "prompts" / "prompts.yaml"
+AMBIGUOUS = ("Provide the likelihood (in percentages) that this audio represents each of the following "
+             "emotions: anger, happiness, sadness, and neutral. Use logical reasoning to determine the "
+             "percentages, but do not include this reasoning in your response.")
+SINGLE = ("You are an expert in identifying emotions from speech. Predict the emotion of the audio from "
+          "the choices [Happiness, Sadness, Neutral, Angry]. Respond with only one of the emotion labels.")
+
+
+def test_the_papers_prompts_are_verbatim_fixed_prompts_for_paper4():
+    prompts = load_prompts(PROMPTS)
+    for pid, text, kind in (("ambiguous", AMBIGUOUS, "distribution"), ("single", SINGLE, "single")):
+        prompt = prompts[pid]
+        assert (prompt.text, prompt.kind, prompt.emotion_set, prompt.is_template) == (text, kind, "paper4", False)
+        assert prompt.source.startswith("paper, sec.")
+        # the runner's call (no set: paper4) and an explicit paper4 give the prompt unchanged
+        assert get_prompt(PROMPTS, pid) == prompt == get_prompt(PROMPTS, pid, "paper4")
+        assert get_prompt(PROMPTS, pid, get_emotion_set("paper4")) == prompt
+
+
+def test_a_fixed_prompt_refuses_another_emotion_set():
+    with pytest.raises(ConfigError, match=r"prompts\.yaml: prompt 'single' asks about emotion set 'paper4', "
+                                          r"but the run's emotion set is 'cremad6'.*ambiguous_any"):
+        get_prompt(PROMPTS, "single", "cremad6")
+    with pytest.raises(ConfigError, match="'msp8'"):
+        load_prompts(PROMPTS)["ambiguous"].render("msp8")
+
+
+def test_class_and_choice_lists_follow_the_papers_style():
+    assert class_list() == "anger, happiness, sadness, and neutral"  # the paper's sentence (sec. 3.3)
+    assert class_list("cremad6") == "anger, disgust, fear, happiness, neutral, and sadness"
+    assert choice_list() == "[Angry, Happiness, Sadness, Neutral]"  # the set's order, not the paper's
+    assert choice_list("msp8") == "[Angry, Sadness, Happiness, Surprise, Fear, Disgust, Contempt, Neutral]"
+
+
+def test_templates_render_for_any_set():
+    prompts = load_prompts(PROMPTS)
+    for pid in ("ambiguous_any", "single_any"):
+        assert prompts[pid].is_template and prompts[pid].emotion_set is None
+        assert prompts[pid].source.startswith("ours, not the paper's")
+    # for paper4 the ambiguous template is the paper's sentence exactly
+    assert get_prompt(PROMPTS, "ambiguous_any").text == AMBIGUOUS
+    six = get_prompt(PROMPTS, "ambiguous_any", "cremad6")
+    assert six.emotion_set == "cremad6" and not six.is_template and six.kind == "distribution"
+    assert "emotions: anger, disgust, fear, happiness, neutral, and sadness. Use logical" in six.text
+    single = get_prompt(PROMPTS, "single_any", "msp8")
+    assert single.text == SINGLE.replace("[Happiness, Sadness, Neutral, Angry]", choice_list("msp8"))
+    assert single.render("msp8") == single  # a rendered prompt is a fixed prompt for its set
+    with pytest.raises(ConfigError, match="'msp8'.*'paper4'"):
+        single.render("paper4")
+
+
+def test_a_two_class_set_file_and_a_prompt_declaring_it(tmp_path):
+    (tmp_path / "sets").mkdir()
+    (tmp_path / "sets" / "calm.yaml").write_text(
+        "name: calm_tense\nclasses:\n  calm: {surface_forms: [Calm]}\n  very_tense: {surface_forms: [Tense]}\n")
+    prompts = tmp_path / "p.yaml"
+    prompts.write_text("mine: {kind: single, emotion_set: sets/calm.yaml, text: 'Calm or tense?'}\n"
+                       "any: {kind: distribution, text: 'Rate {classes}; pick from {choices}. Keep {\"a\": 1}.'}\n")
+    set_file = tmp_path / "sets" / "calm.yaml"
+    mine = get_prompt(prompts, "mine", str(set_file))  # declared relative to the prompts file
+    assert mine.emotion_set == "calm_tense" and mine.text == "Calm or tense?"
+    with pytest.raises(ConfigError, match="'calm_tense'.*'paper4'"):
+        get_prompt(prompts, "mine")
+    assert get_prompt(prompts, "any", str(set_file)).text == \
+        'Rate calm and very tense; pick from [Calm, Tense]. Keep {"a": 1}.'  # JSON braces stay text
+    assert describe_prompts(prompts) == {"mine": "single; calm_tense", "any": "distribution; template, any emotion set"}
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("{kind: single, text: hi, emotion_set: paper5}", r"prompt 'x': emotion_set: unknown emotion set 'paper5' "
+                                                      r"\(did you mean 'paper4'\?\)"),
+    ("{text: hi, emotion_set: missing.yaml}", "prompt 'x': emotion_set: unknown emotion set"),
+    ("{text: hi, emotion_set: 4}", "must be an emotion set name or file"),
+    ("{text: 'Rate {classes}', emotion_set: paper4}", r"is a template \(\{classes\}\).*remove its 'emotion_set'"),
+    ("{text: 'Rate {clases}'}", r"unknown placeholder\(s\) \['\{clases\}'\]; known: \['\{classes\}', '\{choices\}'\]"),
+    ("{text: hi, emotion_sets: paper4}", r"unknown key\(s\) \['emotion_sets'\] \(did you mean 'emotion_set'\?\)"),
+    ("{kind: essay, text: hi}", "kind 'essay'"),
+    ("{kind: single}", "needs a non-empty 'text'"),
+])
+def test_bad_prompt_entries_name_the_file_and_the_prompt(tmp_path, entry, message):
+    bad = tmp_path / "p.yaml"
+    bad.write_text(f"x: {entry}\n")
+    with pytest.raises(ConfigError, match=r"p\.yaml: .*" + message):
+        load_prompts(bad)
+
+
+def test_unknown_prompt_id_lists_the_known_ones():
+    with pytest.raises(ConfigError, match=r"no prompt 'nope'; known: \['ambiguous', 'ambiguous_any', 'single'"):
+        get_prompt(PROMPTS, "nope")
+
+
+def test_a_prompt_built_in_code_defaults_to_paper4():
+    prompt = Prompt(id="p", kind="distribution", text="Anger or not?")
+    assert prompt.emotion_set == "paper4" and prompt.render() is prompt
