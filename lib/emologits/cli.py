@@ -16,7 +16,8 @@ from emologits.errors import EmologitsError
 COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("emologits.data.cli", "build a manifest (utterances + ground-truth distributions)"),
     "infer": ("emologits.inference", "run an SFM over a manifest, keeping text and emotion-token logits"),
-    "predict": ("emologits.predict", "try the model on your own audio files (JSON lines)"),
+    "predict": ("emologits.predict", "try the model on your own audio files (a table, or JSON lines)"),
+    "list": ("emologits.listing", "what is registered: data sets, emotion sets, back-ends, methods, metrics, prompts, artefacts"),
 }
 
 
