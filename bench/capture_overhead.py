@@ -1,4 +1,4 @@
-"""Cost of single-pass logit capture (issue #4, "Benchmark").
+"""Cost of single-pass logit capture.
 
     python bench/capture_overhead.py [--config configs/demo.yaml] [--n 16] [--repeats 7] [--warmup 2]
 

@@ -1,4 +1,4 @@
-"""Model-seconds per utterance: label likelihood vs generation-based token analysis (issue #5).
+"""Model-seconds per utterance: label likelihood vs generation-based token analysis.
 
     python bench/likelihood_cost.py [--config configs/demo.yaml] [--n 16] [--repeats 5] [--warmup 1]
 

@@ -1,4 +1,4 @@
-"""Single-pass logit capture shared by every back-end (paper sec. 3.4.2; issue #4 "Capture").
+"""Single-pass logit capture shared by every back-end (paper sec. 3.4.2).
 
 During one ``generate`` call, keep at each generated step only the raw logits of the tracked ids
 (gathered on the device) and the step's full-vocabulary log-sum-exp. Never J x V.

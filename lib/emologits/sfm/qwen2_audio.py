@@ -1,5 +1,5 @@
 """``qwen2-audio`` back-end: Qwen2-Audio-7B-Instruct (or any local/hub checkpoint of the same class)
-through transformers' ``Qwen2AudioForConditionalGeneration`` + ``AutoProcessor`` (issue #4).
+through transformers' ``Qwen2AudioForConditionalGeneration`` + ``AutoProcessor``.
 
 The user turn is the model's own chat template with one audio placeholder before the prompt
 (``Audio 1: <|audio_bos|><|AUDIO|><|audio_eos|>`` then the prompt text); the processor expands
