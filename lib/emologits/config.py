@@ -211,6 +211,15 @@ def _options_problems(raw: Mapping[str, Any], checked: ConfigSchema | None,
     return problems
 
 
+def resolve_path(value: str | Path, project_root: str | Path | None = None) -> Path:
+    """The one rule for paths in configs: ``~`` expanded; a relative path is relative to the project
+    root (the parent of ``configs/``), or to the working directory when there is none."""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return path
+    return Path(project_root if project_root is not None else Path.cwd()) / path
+
+
 @dataclass
 class Config:
     """A loaded run configuration: every section validated (:class:`ConfigSchema`) and filled with
@@ -231,10 +240,7 @@ class Config:
 
     def resolve(self, path: str | Path | None) -> Path | None:
         """Absolute path for a config value (relative to the project root); None stays None."""
-        if path is None:
-            return None
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else (self.project_root / p)
+        return None if path is None else resolve_path(path, self.project_root)
 
     @property
     def run_dir(self) -> Path:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +144,7 @@ def emotion_set_from_dict(raw: Mapping[str, Any], *, source: str = "<emotion set
                       source=source)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_file(path: str) -> EmotionSet:
     import yaml
 

@@ -20,7 +20,7 @@ import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -220,7 +220,7 @@ def run_prompt(cfg: Config, prompt_id: str, *, limit: int | None = None,
         "packages": package_versions(),
         "git": git_commit(),
         "config": cfg.as_dict(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "columns": list(schema.names),
     }
     info_path = out_dir / "run.json"

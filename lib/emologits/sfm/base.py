@@ -78,7 +78,7 @@ class GenerationSettings(StrictModel):
         return data
 
     @classmethod
-    def from_config(cls, generation: Mapping[str, Any] | None) -> "GenerationSettings":
+    def from_config(cls, generation: Mapping[str, Any] | None) -> GenerationSettings:
         """``generation`` section of a config: ``preset`` plus any field to override; ConfigError
         naming ``generation.<key>`` for anything else."""
         settings, problems = validate(cls, generation, ("generation",))
@@ -168,7 +168,7 @@ class SFMBackend(ABC):
 
     @classmethod
     @abstractmethod
-    def from_config(cls, model: dict[str, Any], *, project_root: Any = None) -> "SFMBackend":
+    def from_config(cls, model: dict[str, Any], *, project_root: Any = None) -> SFMBackend:
         """Load from a config's ``model`` section (weights from a hub id or a local path)."""
 
     @abstractmethod

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from emologits.config import resolve_path
 from emologits.errors import ConfigError, DataError
 from emologits.sfm.base import BackendOptions, GenerationRecord, GenerationSettings, SFMBackend
 from emologits.sfm.capture import (
@@ -97,9 +98,7 @@ def _local_path(options: dict[str, Any], key: str, project_root: Any, *, is_file
     value = options.get(key)
     if not value:
         raise ConfigError(f"model.options.{key} is required for the ltu-as back-end (see docs/ltu_as.md)")
-    path = Path(str(value)).expanduser()
-    if not path.is_absolute() and project_root is not None:
-        path = Path(project_root) / path
+    path = resolve_path(str(value), project_root)
     if not (path.is_file() if is_file else path.is_dir()):
         kind = "file" if is_file else "directory"
         raise ConfigError(f"model.options.{key}: {path} is not an existing {kind} (see docs/ltu_as.md)")
@@ -305,7 +304,7 @@ class LtuAsBackend(SFMBackend):
 
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
-    def from_config(cls, model: dict[str, Any], *, project_root: Any = None) -> "LtuAsBackend":
+    def from_config(cls, model: dict[str, Any], *, project_root: Any = None) -> LtuAsBackend:
         """``model`` section: dtype (auto = float16 on GPU, float32 on CPU), device, and
         options {whisper, whisper_asr, llama, checkpoint, transcript (whisper|none|manifest),
         asr_max_new_tokens (224)}; every path is a local file/directory (docs/ltu_as.md)."""

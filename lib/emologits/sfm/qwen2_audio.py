@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import importlib.metadata
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from emologits.config import resolve_path
 from emologits.errors import ConfigError
 from emologits.sfm.base import BackendOptions, GenerationRecord, GenerationSettings, SFMBackend, parse_options
 from emologits.sfm.capture import (
@@ -29,10 +29,7 @@ DEFAULT_MODEL = "Qwen/Qwen2-Audio-7B-Instruct"
 def resolve_name_or_path(name_or_path: str | None, project_root: Any, default: str) -> str:
     """A local directory (absolute, or relative to the project root / working dir) or a hub id."""
     name = str(name_or_path or default)
-    candidates = [Path(name).expanduser()]
-    if project_root is not None and not candidates[0].is_absolute():
-        candidates.insert(0, Path(project_root) / name)
-    for path in candidates:
+    for path in dict.fromkeys([resolve_path(name, project_root), resolve_path(name)]):
         if path.is_dir():
             return str(path.resolve())
     return name
@@ -87,7 +84,7 @@ class Qwen2AudioBackend(SFMBackend):
 
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
-    def from_config(cls, model: dict[str, Any], *, project_root: Any = None) -> "Qwen2AudioBackend":
+    def from_config(cls, model: dict[str, Any], *, project_root: Any = None) -> Qwen2AudioBackend:
         """``model`` section: name_or_path (hub id or local dir; default Qwen2-Audio-7B-Instruct),
         revision, dtype (auto|float32|float16|bfloat16), device (auto|cpu|cuda[:i]),
         options: {device_map, attn_implementation} passed to ``from_pretrained``."""
@@ -97,7 +94,7 @@ class Qwen2AudioBackend(SFMBackend):
 
     @classmethod
     def load(cls, path: str, *, revision: str | None = None, dtype: str | None = "auto",
-             device: str | None = "auto", options: dict[str, Any] | None = None) -> "Qwen2AudioBackend":
+             device: str | None = "auto", options: dict[str, Any] | None = None) -> Qwen2AudioBackend:
         """Load processor + model from a hub id or local directory."""
         from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
         options = parse_options(Qwen2AudioOptions, options)

@@ -6,9 +6,9 @@ template, capture), so the demo exercises the real path.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
+from emologits.config import resolve_path
 from emologits.sfm.qwen2_audio import Qwen2AudioBackend
 from emologits.sfm.tiny_demo_train import TinyDemoOptions, TinyDemoSettings, ensure_tiny_demo, read_stamp
 
@@ -22,17 +22,14 @@ class TinyDemoBackend(Qwen2AudioBackend):
     options_model = TinyDemoOptions
 
     @classmethod
-    def from_config(cls, model: dict[str, Any], *, project_root: Any = None) -> "TinyDemoBackend":
+    def from_config(cls, model: dict[str, Any], *, project_root: Any = None) -> TinyDemoBackend:
         """``model`` section: name_or_path (cache dir; default ``.cache/tiny-demo`` under the
         project root), dtype (default float32), device (default cpu), options: the training
         settings (:class:`TinyDemoSettings`: seed, corpus_seed, n_train, steps, …). A cache whose
         stamp matches the settings and package versions is loaded; otherwise the model is trained
         (about a minute on 2 CPU cores) and cached."""
         settings = TinyDemoSettings.from_options(model.get("options"))
-        path = Path(model.get("name_or_path") or DEFAULT_DIR).expanduser()
-        if not path.is_absolute():
-            path = Path(project_root if project_root is not None else Path.cwd()) / path
-        path = ensure_tiny_demo(path, settings)
+        path = ensure_tiny_demo(resolve_path(model.get("name_or_path") or DEFAULT_DIR, project_root), settings)
         dtype = model.get("dtype")
         backend = cls.load(str(path), dtype="float32" if dtype in (None, "auto") else dtype,
                            device=model.get("device") or "cpu")

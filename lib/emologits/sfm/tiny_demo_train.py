@@ -71,7 +71,7 @@ class TinyDemoSettings:
     threads: int = 1
 
     @classmethod
-    def from_options(cls, options: dict[str, Any] | None) -> "TinyDemoSettings":
+    def from_options(cls, options: dict[str, Any] | None) -> TinyDemoSettings:
         """Settings from the config's ``model.options`` (checked against :data:`TinyDemoOptions`)."""
         return cls(**parse_options(TinyDemoOptions, options))
 
