@@ -284,3 +284,30 @@ def test_final_summary_without_failures_says_none_failed():
     entries = [{"label": f"inference {p}", "n_expected": 240, "n_failed": 0, "failures_by_reason": {}}
                for p in ("ambiguous", "single")]
     assert failures_line(entries) == "failed at inference: 0 of 240 utterances (inference ambiguous, inference single)"
+
+
+def test_kernels_are_shut_down_without_the_sigint_that_makes_ipykernel_log_keyboardinterrupt(monkeypatch):
+    """jupyter_client interrupts a kernel before its shutdown request; after the last cell there is
+    nothing to interrupt, and the signal only makes ipykernel log "KeyboardInterrupt caught in
+    kernel" on the terminal. Interrupts outside a shutdown still reach the kernel."""
+    import asyncio
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    from emologits.pipeline import _QuietKernelManager
+
+    sent: list[str] = []
+
+    async def interrupt(self):
+        sent.append("SIGINT")
+    monkeypatch.setattr(AsyncKernelManager, "_async_interrupt_kernel", interrupt)
+    km = _QuietKernelManager(kernel_name="emologits")
+    km.shutting_down = True
+    asyncio.run(km._async_interrupt_kernel())
+    assert sent == []
+    km.shutting_down = False
+    asyncio.run(km._async_interrupt_kernel())
+    assert sent == ["SIGINT"]
+    import zmq
+    # CurveZMQ where pyzmq has it: no "Kernel is running over TCP without encryption" warning
+    assert km.transport_encryption == ("auto" if zmq.has("curve") else "disabled")
