@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-root", default=None, help="where runs/ and figures/ go (default: project root)")
     parser.add_argument("--limit", type=int, default=None,
                         help="a seeded subset of N utterances (seed evaluation.seed, manifest order, nested: "
-                             "the same subset as `infer --limit N`)")
+                             "the subset `infer --limit N` takes from a full manifest)")
     parser.add_argument("--only", nargs="+", default=None, metavar="NB",
                         help="only these notebooks, by number or name, e.g. --only 03 04")
     parser.add_argument("--kernel", default=DEFAULT_KERNEL, help="Jupyter kernel name (default: emologits)")
