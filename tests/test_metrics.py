@@ -157,21 +157,20 @@ def test_label_metrics_match_sklearn():
 
 def test_evaluate_labels_excludes_and_counts_no_majority():
     res = M.evaluate_labels(TRUE + [None, float("nan")], PRED + ["anger", "anger"], n_boot=50)
-    assert res["n"] == 6 and res["n_no_majority"] == 2
-    assert res["accuracy"] == pytest.approx(4 / 6)
-    assert res["f1_weighted"] == pytest.approx(0.6111111, abs=1e-6)
-    assert res["f1_macro"] == pytest.approx(0.4722222, abs=1e-6)
-    assert res["ua"] == pytest.approx(0.5833333, abs=1e-6)
+    assert res.n_label == 6 and res.n_no_majority == 2 and res.n == 8
+    assert res["accuracy"].value == pytest.approx(4 / 6)
+    assert res["f1_weighted"].value == pytest.approx(0.6111111, abs=1e-6)
+    assert res["f1_macro"].value == pytest.approx(0.4722222, abs=1e-6)
+    assert res["ua"].value == pytest.approx(0.5833333, abs=1e-6)
     for k in ("accuracy", "ua", "f1_weighted", "f1_macro"):
-        assert 0 <= res[f"{k}_ci_low"] <= res[f"{k}_ci_high"] <= 1
+        assert 0 <= res[k].ci_low <= res[k].ci_high <= 1
 
 
 def test_evaluate_labels_without_any_majority_label_is_nan_not_an_error():
     res = M.evaluate_labels([None, float("nan"), None], ["anger", "sadness", "neutral"], n_boot=20)
-    assert res["n"] == 0 and res["n_no_majority"] == 3
-    keys = [f"{m}{s}" for m in ("accuracy", "ua", "f1_weighted", "f1_macro") for s in ("", "_ci_low", "_ci_high")]
-    assert set(res) == {"n", "n_no_majority", *keys}
-    assert all(math.isnan(res[k]) for k in keys)
+    assert res.n_label == 0 and res.n_no_majority == 3
+    assert set(res.values) == {"accuracy", "ua", "f1_weighted", "f1_macro"}
+    assert all(math.isnan(x) for v in res.values.values() for x in (v.value, v.ci_low, v.ci_high))
 
 
 # ------------------------------------------------------------------ bootstrap and summaries
@@ -198,21 +197,27 @@ def test_bootstrap_ci_resamples_arrays_jointly():
 def test_evaluate_distributions_values_and_shared_resamples():
     truth, pred = _random_pairs()
     res = M.evaluate_distributions(truth, pred, n_boot=300, seed=5)
-    assert res["n"] == len(truth)
-    assert res["kl"] == pytest.approx(M.kl_divergence(truth, pred).mean())
-    assert res["bd"] == pytest.approx(M.bhattacharyya_distance(truth, pred).mean())
-    assert res["r2"] == pytest.approx(M.r2_score(truth, pred))
-    assert res["js"] == pytest.approx(M.js_distance(truth, pred).mean())
+    assert res.n == len(truth) and set(res.values) == {"kl", "bd", "r2", "js"}
+    assert res["kl"].value == pytest.approx(M.kl_divergence(truth, pred).mean())
+    assert res["bd"].value == pytest.approx(M.bhattacharyya_distance(truth, pred).mean())
+    assert res["r2"].value == pytest.approx(M.r2_score(truth, pred))
+    assert res["js"].value == pytest.approx(M.js_distance(truth, pred).mean())
     kl_ci = M.bootstrap_ci(np.mean, M.kl_divergence(truth, pred), n_boot=300, seed=5)
-    assert (res["kl_ci_low"], res["kl_ci_high"]) == pytest.approx((kl_ci.low, kl_ci.high))
+    assert (res["kl"].ci_low, res["kl"].ci_high) == pytest.approx((kl_ci.low, kl_ci.high))
     for m in ("kl", "bd", "r2", "js"):
-        assert res[f"{m}_ci_low"] <= res[m] <= res[f"{m}_ci_high"]
+        assert res[m].ci_low <= res[m].value <= res[m].ci_high
     assert res == M.evaluate_distributions(truth, pred, n_boot=300, seed=5)
+    only = M.evaluate_distributions(truth, pred, metrics=["bd"], n_boot=300, seed=5)
+    assert set(only.values) == {"bd"} and only["bd"] == res["bd"]  # the same resamples, whatever the list
 
-    alt = M.evaluate_distributions(truth, pred, kl="textbook", r2="sklearn", n_boot=50)
-    assert alt["kl_convention"] == "textbook" and alt["r2_convention"] == "sklearn"
-    assert alt["r2"] == pytest.approx(skm.r2_score(truth, pred))
-    assert math.isinf(alt["kl"]) and math.isinf(alt["kl_ci_high"])  # pred 0 where truth is not
+    alt = M.evaluate_distributions(truth, pred, conventions={"kl": "textbook", "r2": "sklearn"}, n_boot=50)
+    assert alt.conventions == {"kl": "textbook", "bd": "paper", "r2": "sklearn", "js": "paper"}
+    assert alt["r2"].value == pytest.approx(skm.r2_score(truth, pred))
+    boots = [skm.r2_score(truth[i], pred[i]) for i in np.random.default_rng(0).integers(0, len(truth), (50, len(truth)))]
+    assert alt["r2"].ci_low == pytest.approx(np.quantile(boots, 0.025, method="inverted_cdf"))  # corpus level
+    assert math.isinf(alt["kl"].value) and math.isinf(alt["kl"].ci_high)  # pred 0 where truth is not
+    with pytest.raises(ValueError, match="unknown kl convention 'sym'"):
+        M.evaluate_distributions(truth, pred, conventions={"kl": "sym"})
 
 
 def test_dataframe_inputs_use_gt_and_p_columns():
@@ -225,8 +230,10 @@ def test_dataframe_inputs_use_gt_and_p_columns():
 
 
 def test_bad_input_is_refused():
-    with pytest.raises(ValueError, match=r"shape \(n, 4\)"):
-        M.kl_divergence(np.ones((3, 5)), np.ones((3, 5)))
+    with pytest.raises(ValueError, match=r"differ in shape"):
+        M.kl_divergence(np.ones((3, 5)), np.ones((3, 4)))
+    with pytest.raises(ValueError, match=r"shape \(n, N\)"):
+        M.kl_divergence(np.ones((3, 1)), np.ones((3, 1)))
     with pytest.raises(ValueError, match="NaN"):
         M.js_distance([UNIFORM], [[np.nan, 0, 0, 1]])
     with pytest.raises(ValueError, match="unknown KL convention"):
@@ -249,31 +256,35 @@ def _tables(n: int = 40):
 def test_evaluate_predictions_counts_invalid_and_scores_the_rest():
     manifest, preds, truth, pred = _tables()
     res = M.evaluate_predictions(manifest, preds, n_boot=50)
-    assert res["n"] == 40 - 5 - 3 and res["n_invalid"] == 5 + 3
+    assert res.n == 40 - 5 - 3 and res.n_invalid == 5 + 3
     keep = slice(5, 37)
-    assert res["kl"] == pytest.approx(M.kl_divergence(truth[keep], pred[keep]).mean())
+    assert res["kl"].value == pytest.approx(M.kl_divergence(truth[keep], pred[keep]).mean())
     has = manifest["label"].notna().to_numpy()[keep]
-    assert res["n_label"] == has.sum() and res["n_no_majority"] == (~has).sum()
+    assert res.n_label == has.sum() and res.n_no_majority == (~has).sum()
     want = M.accuracy(manifest["label"].to_numpy()[keep][has], M.argmax_labels(pred[keep])[has])
-    assert res["accuracy"] == pytest.approx(want)
+    assert res["accuracy"].value == pytest.approx(want)
+    assert set(res.values) == set(M.METRICS.names()) and res.conventions["ties"] == "paper"
+    row = res.row()
+    assert row["kl"] == res["kl"].value and row["f1_macro_ci_high"] == res["f1_macro"].ci_high
+    assert (row["n"], row["n_invalid"], row["n_label"]) == (res.n, res.n_invalid, res.n_label)
 
 
 def test_evaluate_predictions_with_nothing_valid_is_an_empty_counted_row():
     manifest, preds, _, _ = _tables()
     result = M.evaluate_predictions(manifest, preds.assign(valid=False), n_boot=10)
-    assert result["n"] == 0 and result["n_invalid"] == len(manifest)
-    assert np.isnan(result["kl"]) and np.isnan(result["accuracy_ci_high"])
+    assert result.n == 0 and result.n_invalid == len(manifest)
+    assert np.isnan(result["kl"].value) and np.isnan(result["accuracy"].ci_high)
     from emologits.report import tables
-    row = tables.table1(result, result).iloc[1]
+    row = tables.metric_table([tables.TableRow("Proposed", "Text", result)], ["kl", "bd"]).iloc[0]
     assert row["n"] == 0 and row["n_invalid"] == len(manifest) and np.isnan(row["kl"])
 
 
 def test_evaluate_predictions_when_no_scored_utterance_has_a_majority_label():
     manifest, preds, truth, pred = _tables()
     result = M.evaluate_predictions(manifest.assign(label=None), preds, n_boot=10)
-    assert result["n"] == 32 and result["n_label"] == 0 and result["n_no_majority"] == 32
-    assert result["kl"] == pytest.approx(M.kl_divergence(truth[5:37], pred[5:37]).mean())
-    assert np.isnan(result["accuracy"]) and np.isnan(result["f1_macro_ci_high"])
+    assert result.n == 32 and result.n_label == 0 and result.n_no_majority == 32
+    assert result["kl"].value == pytest.approx(M.kl_divergence(truth[5:37], pred[5:37]).mean())
+    assert np.isnan(result["accuracy"].value) and np.isnan(result["f1_macro"].ci_high)
 
 
 def test_reliability_bins():
@@ -286,3 +297,56 @@ def test_reliability_bins():
     pooled = bins[bins["class"] == "all"]
     assert pooled["count"].sum() == 8
     assert bins.loc[(bins["class"] == "all") & (bins["bin"] == 0), "mean_true"].item() == 0.0
+
+
+# ------------------------------------------------------------------ registry, any emotion set
+def test_every_registered_metric_declares_itself():
+    assert M.METRICS.names() == ["kl", "bd", "r2", "js", "accuracy", "f1_weighted", "ua", "f1_macro"]
+    for name in M.METRICS:
+        m = M.METRICS.get(name)
+        assert m.name == name and m.inputs in ("distributions", "labels") and m.conventions[0].name == "paper"
+        assert m.label.endswith("↑" if m.higher_is_better else "↓"), m.label
+        assert all(c.level in ("utterance", "corpus") for c in m.conventions)
+    kl, r2 = M.METRICS.get("kl"), M.METRICS.get("r2")
+    assert kl.convention_names == M.KL_CONVENTIONS and r2.convention_names == M.R2_CONVENTIONS
+    assert [c.level for c in r2.conventions] == ["utterance", "corpus"]
+    assert (kl.latex, r2.latex) == (r"KL ($\downarrow$)", r"$R^2$ ($\uparrow$)")
+    assert M.METRICS.get("accuracy").percent and M.METRICS.get("accuracy").latex == r"Accuracy (\%) ($\uparrow$)"
+
+
+def test_a_metric_from_outside_the_package_is_evaluated_by_name():
+    manifest, preds, truth, pred = _tables()
+    res = M.evaluate_predictions(manifest, preds, metrics=["report_extension:MAX_ABS_ERROR", "accuracy"], n_boot=20)
+    assert set(res.values) == {"max_abs_error", "accuracy"}
+    assert res["max_abs_error"].value == pytest.approx(np.abs(truth[5:37] - pred[5:37]).max(axis=1).mean())
+    with pytest.raises(Exception, match="unknown metric 'kld'.*did you mean 'kl'"):
+        M.evaluate_predictions(manifest, preds, metrics=["kld"])
+
+
+def test_six_classes_from_the_manifest_columns():
+    """N comes from the data: a cremad6 manifest and p_<class> table score without any class list."""
+    from emologits.emotions import get_emotion_set
+
+    six = get_emotion_set("cremad6")
+    rng = np.random.default_rng(2)
+    truth = rng.dirichlet([0.5] * 6, size=30)
+    pred = rng.dirichlet([1.0] * 6, size=30)
+    labels = np.array(six.names, dtype=object)[truth.argmax(axis=1)]
+    manifest = pd.DataFrame(truth, columns=six.gt_columns).assign(utt_id=range(30), label=labels)
+    preds = pd.DataFrame(pred, columns=six.pred_columns).assign(utt_id=range(30), valid=True, reason=None)
+    res = M.evaluate_predictions(manifest, preds, n_boot=20)
+    assert res.n == 30 and res["kl"].value == pytest.approx(M.kl_divergence(truth, pred).mean())
+    assert res["accuracy"].value == pytest.approx(np.mean(truth.argmax(1) == pred.argmax(1)))
+    assert M.reliability_bins(manifest, preds)["class"].nunique() == 7  # six classes and "all"
+    with pytest.raises(Exception, match="same emotion set"):
+        M.evaluate_predictions(manifest, preds.rename(columns={"p_fear": "p_surprise"}))
+
+
+def test_paper_tie_order_for_any_set():
+    # AER-LLM's order first (neutral, happiness, anger, sadness among the set's classes), then the set's order
+    assert M.tie_order(("anger", "disgust", "fear", "happiness", "neutral", "sadness")) == (
+        "neutral", "happiness", "anger", "sadness", "disgust", "fear")
+    assert M.tie_order(("fear", "anger"), "first") == ("fear", "anger")
+    pred = pd.DataFrame({"p_fear": [0.5, 0.2], "p_anger": [0.5, 0.8]})
+    assert list(M.argmax_labels(pred)) == ["anger", "anger"]
+    assert list(M.argmax_labels(pred, ties="first")) == ["fear", "anger"]

@@ -7,15 +7,16 @@ Layout of ``runs/<run>/`` (see README "Outputs"):
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from emologits.atomic import atomic_path
-from emologits.config import Config
-from emologits.emotions import EMOTIONS, GT_COLUMNS, PRED_COLUMNS
+from emologits.config import TOKEN_NORMALIZATIONS, Config
 from emologits.errors import EmologitsError
+from emologits.metrics.functions import distribution_columns
 
 #: The notebooks in execution order (file stem -> what it produces).
 NOTEBOOKS: dict[str, str] = {
@@ -65,44 +66,99 @@ def write_parquet(df: pd.DataFrame, path: Path) -> Path:
 
 
 def write_distributions(cfg: Config, name: str, distributions: pd.DataFrame) -> Path:
-    missing = {"utt_id", *PRED_COLUMNS, "valid", "reason"} - set(distributions.columns)
-    if missing:
-        raise EmologitsError(f"distribution table {name!r} lacks columns {sorted(missing)}")
+    missing = {"utt_id", "valid", "reason"} - set(distributions.columns)
+    if missing or not distribution_columns(distributions, "p_"):
+        raise EmologitsError(f"distribution table {name!r} lacks columns "
+                             f"{sorted(missing) or ['p_<class>']} (utt_id, p_<class>..., valid, reason)")
     return write_parquet(distributions, distribution_path(cfg, name))
 
 
-def producing_notebook(name: str) -> str:
-    """The notebook that writes distribution table ``name`` (``text__…`` 03, ``token__…__emotion__…``
-    06, other ``token__…`` and ``likelihood__…`` 04)."""
-    method = name.split("__", 1)[0]
-    if method == "text":
-        return "03_text_extraction"
-    if method == "token" and "__emotion__" in name:
-        return "06_token_subset_ablation"
-    if method in ("token", "likelihood"):
-        return "04_token_extraction"
-    raise EmologitsError(f"unknown distribution table name {name!r} (expected text__, token__ or likelihood__)")
+#: Which notebook writes a distribution table, by (method, token-step set): text level 03, token level
+#: over all steps and label likelihood 04, token level over emotion-word steps 06.
+PRODUCERS: dict[tuple[str, str | None], str] = {
+    ("text", None): "03_text_extraction",
+    ("token", "all"): "04_token_extraction",
+    ("likelihood", None): "04_token_extraction",
+    ("token", "emotion"): "06_token_subset_ablation",
+}
 
 
-def read_distributions(cfg: Config, name: str) -> pd.DataFrame:
+@dataclass(frozen=True)
+class DistributionKey:
+    """Names one predicted-distribution table of a run: method (``text``, ``token``,
+    ``likelihood``; sec. 3.4), prompt id, and for the token level the step set (``all`` generated
+    steps or ``emotion``-word steps, sec. 5.3) and the eq. 2 normalisation (``ratio``, ``softmax``).
+    ``name`` is the table's file stem, e.g. ``token__ambiguous__all__ratio``."""
+
+    method: str
+    prompt: str
+    steps: str | None = None
+    normalize: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.method, self.steps) not in PRODUCERS:
+            raise EmologitsError(f"no distribution table {self.method!r} with steps={self.steps!r}; known: "
+                                 + ", ".join(f"{m} (steps={s})" for m, s in PRODUCERS))
+        if (self.steps is None) != (self.normalize is None):
+            raise EmologitsError(f"{self.method} distributions: give both steps and normalize, or neither")
+
+    @property
+    def name(self) -> str:
+        return "__".join(p for p in (self.method, self.prompt, self.steps, self.normalize) if p is not None)
+
+    @property
+    def producing_notebook(self) -> str:
+        """The notebook that writes this table."""
+        return PRODUCERS[(self.method, self.steps)]
+
+    @classmethod
+    def parse(cls, name: str) -> DistributionKey:
+        """The key of a table name (``text__single``, ``token__ambiguous__emotion__softmax``)."""
+        parts = name.split("__")
+        if len(parts) not in (2, 4):
+            raise EmologitsError(f"unknown distribution table name {name!r} (expected method__prompt or "
+                                 "token__prompt__steps__normalize)")
+        return cls(*parts)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def producing_notebook(name: str | DistributionKey) -> str:
+    """The notebook that writes distribution table ``name`` (see :data:`PRODUCERS`)."""
+    key = name if isinstance(name, DistributionKey) else DistributionKey.parse(name)
+    return key.producing_notebook
+
+
+def read_distributions(cfg: Config, name: str | DistributionKey) -> pd.DataFrame:
     """A distribution table; a missing one names the notebook that writes it."""
-    return pd.read_parquet(require(distribution_path(cfg, name), producing_notebook(name)))
+    return pd.read_parquet(require(distribution_path(cfg, str(name)), producing_notebook(name)))
 
 
 def align_with_truth(manifest: pd.DataFrame, distributions: pd.DataFrame) -> dict:
     """Pair predictions with ground truth by ``utt_id`` (manifest order).
 
-    Returns ``truth`` and ``pred`` (n_valid, 4) arrays, ``labels`` (majority labels, may hold None),
-    ``utt_ids``, ``n_total`` (manifest rows), ``n_invalid`` (rows without a valid prediction,
-    including utterances missing from the predictions: counted, never dropped silently).
+    The classes are the manifest's ``gt_<class>`` columns; the table must have the same
+    ``p_<class>`` columns. Returns ``classes``, ``truth`` and ``pred`` (n_valid, N) arrays,
+    ``labels`` (majority labels, may hold None), ``utt_ids``, ``n_total`` (manifest rows),
+    ``n_invalid`` (rows without a valid prediction, including utterances missing from the
+    predictions: counted, never dropped silently).
     """
-    merged = manifest[["utt_id", "label", *GT_COLUMNS]].merge(
-        distributions[["utt_id", *PRED_COLUMNS, "valid"]], on="utt_id", how="left")
+    gt = distribution_columns(manifest, "gt_")
+    classes = tuple(c[len("gt_"):] for c in gt)
+    pred_cols = [f"p_{c}" for c in classes]
+    have = distribution_columns(distributions, "p_")
+    if not gt or sorted(have) != sorted(pred_cols):
+        raise EmologitsError(f"the manifest's classes {list(classes)} differ from the distribution table's "
+                             f"{[c[2:] for c in have]}: were they made with the same emotion set?")
+    merged = manifest[["utt_id", "label", *gt]].merge(
+        distributions[["utt_id", *pred_cols, "valid"]], on="utt_id", how="left")
     valid = merged["valid"].fillna(False).astype(bool).to_numpy()
     kept = merged[valid]
     return {
-        "truth": kept[list(GT_COLUMNS)].to_numpy(dtype=float),
-        "pred": kept[list(PRED_COLUMNS)].to_numpy(dtype=float),
+        "classes": classes,
+        "truth": kept[gt].to_numpy(dtype=float),
+        "pred": kept[pred_cols].to_numpy(dtype=float),
         "labels": kept["label"].to_numpy(dtype=object),
         "utt_ids": kept["utt_id"].to_numpy(dtype=object),
         "n_total": int(len(merged)),
@@ -111,18 +167,21 @@ def align_with_truth(manifest: pd.DataFrame, distributions: pd.DataFrame) -> dic
 
 
 def evaluation_kwargs(cfg: Config) -> dict:
-    """The config's ``evaluation`` section as keyword arguments of ``metrics.evaluate_predictions``."""
+    """The config's ``evaluation`` section as keyword arguments of ``metrics.evaluate_predictions``:
+    a key named like a registered metric (``kl``, ``r2``) chooses its convention."""
+    from emologits.metrics import METRICS
+
     ev = cfg.evaluation
-    return {"kl": ev["kl"], "r2": ev["r2"], "ties": ev["ties"], "n_boot": int(ev["bootstrap"]),
-            "seed": int(ev["seed"])}
+    return {"conventions": {m: ev[m] for m in METRICS.names() if m in ev}, "ties": ev["ties"],
+            "n_boot": int(ev["bootstrap"]), "seed": int(ev["seed"])}
 
 
 def token_normalizations(cfg: Config) -> tuple[str, str]:
-    """(primary, alternative) eq. 2 variants: the config's ``evaluation.token_normalize`` and the other."""
+    """(configured, other) eq. 2 variants: the config's ``evaluation.token_normalize`` and the other."""
     primary = cfg.evaluation.get("token_normalize", "ratio")
-    if primary not in ("ratio", "softmax"):
+    if primary not in TOKEN_NORMALIZATIONS:
         raise EmologitsError(f"{cfg.path}: evaluation.token_normalize must be ratio or softmax, got {primary!r}")
-    return primary, ("softmax" if primary == "ratio" else "ratio")
+    return primary, next(v for v in TOKEN_NORMALIZATIONS if v != primary)
 
 
 def subset_manifest(manifest: pd.DataFrame, limit: int | None, seed: int = 0) -> pd.DataFrame:
@@ -135,6 +194,6 @@ def subset_manifest(manifest: pd.DataFrame, limit: int | None, seed: int = 0) ->
     return manifest.iloc[chosen].reset_index(drop=True)
 
 
-__all__ = ["EMOTIONS", "NOTEBOOKS", "MissingInputError", "align_with_truth", "distribution_path", "evaluation_kwargs", "producing_notebook", "token_normalizations",
+__all__ = ["NOTEBOOKS", "PRODUCERS", "DistributionKey", "MissingInputError", "align_with_truth", "distribution_path", "evaluation_kwargs", "producing_notebook", "token_normalizations",
            "manifest_path", "read_distributions", "reports_dir", "require", "subset_manifest",
            "write_distributions", "write_parquet"]
