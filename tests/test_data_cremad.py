@@ -138,4 +138,4 @@ def test_cli_cremad(cremad_root, tmp_path, capsys):
     assert len(read_manifest(out)) == 6134
     rc = cli_main(["prepare", "--dataset", "cremad", "--root", str(cremad_root), "--out", str(out),
                    "--selection", "aer-llm"])
-    assert rc == 2 and "use --cremad-rule" in capsys.readouterr().err
+    assert rc == 2 and "'aer-llm' is a rule of iemocap, synthetic, not of cremad" in capsys.readouterr().err

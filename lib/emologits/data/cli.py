@@ -2,42 +2,65 @@
 
     python -m emologits prepare --dataset iemocap --root IEMOCAP_full_release --out iemocap.parquet
     python -m emologits prepare --dataset iemocap --root labels/ --out m.parquet --labels-only
-    python -m emologits prepare --dataset cremad --root CREMA-D --out cremad.parquet [--cremad-rule R]
+    python -m emologits prepare --dataset cremad --root CREMA-D --out cremad.parquet --emotion-set cremad6
     python -m emologits prepare --dataset synthetic --root .cache/data/synthetic_iemocap --out s.parquet
+    python -m emologits prepare --dataset my_pkg.my_module:SPEC --root DIR --out m.parquet --option k=v
 """
 from __future__ import annotations
 
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
-from emologits.data import DATASETS, prepare_with_counts, write_manifest
-from emologits.data.cremad import CREMAD_RULES, DEFAULT_CREMAD_RULE
-from emologits.data.iemocap import DEFAULT_SELECTION, SELECTION_RULES
-from emologits.emotions import EMOTIONS
-from emologits.errors import ConfigError, DataError
+import yaml
+
+from emologits.data import DATASETS, dataset_spec, prepare_with_counts, write_manifest
+from emologits.emotions import DEFAULT_EMOTION_SET, get_emotion_set, shipped_emotion_sets
+from emologits.errors import ConfigError
+
+
+def _epilog() -> str:
+    lines = ["data sets (--dataset; or your own as package.module:SPEC):"]
+    for name, description in DATASETS.describe().items():
+        spec = dataset_spec(name)
+        lines.append(f"  {name}: {description}")
+        lines.append(f"    --root: {spec.root_help}")
+        lines.append(f"    emotion sets: {', '.join(spec.fillable_sets())}")
+        lines.append(f"    --selection (default {spec.default_selection}):")
+        lines += [f"      {rule}: {text}" for rule, text in spec.selection_rules.items()]
+        options = list(spec.options_model.model_fields)
+        if options:
+            lines.append(f"    --option: {', '.join(options)}")
+    lines.append("emotion sets (--emotion-set; or the path of a set file *.yaml): "
+                 + ", ".join(shipped_emotion_sets()))
+    return "\n".join(lines) + "\n"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = ("IEMOCAP/synthetic selection rules:\n"
-                     + "".join(f"  {k}: {v}\n" for k, v in SELECTION_RULES.items())
-                     + "CREMA-D rules:\n" + "".join(f"  {k}: {v}\n" for k, v in CREMAD_RULES.items()))
-    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.epilog = _epilog()
+    parser.add_argument("--dataset", required=True, metavar="NAME",
+                        help=f"{', '.join(DATASETS.names())}, or package.module:SPEC (a DatasetSpec)")
     parser.add_argument("--root", required=True, type=Path,
-                        help="IEMOCAP_full_release folder; CREMA-D folder holding tabulatedVotes.csv; "
-                             "synthetic: folder to read, or to generate into when it holds no corpus")
+                        help="the data set's folder (see below); synthetic: folder to read, or to "
+                             "generate into when it holds no corpus")
     parser.add_argument("--out", required=True, type=Path,
                         help="manifest file to write (Parquet); missing parent folders are created")
     parser.add_argument("--labels-only", action="store_true",
                         help="build the ground truth without audio files (audio_path null when absent)")
-    parser.add_argument("--selection", choices=list(SELECTION_RULES), default=None,
-                        help=f"IEMOCAP/synthetic subset rule (default {DEFAULT_SELECTION})")
-    parser.add_argument("--cremad-rule", choices=list(CREMAD_RULES), default=None,
-                        help=f"CREMA-D rule for disgust/fear votes (default {DEFAULT_CREMAD_RULE})")
+    parser.add_argument("--emotion-set", default=DEFAULT_EMOTION_SET, metavar="NAME_OR_PATH",
+                        help=f"the classes of the ground truth (default {DEFAULT_EMOTION_SET})")
+    parser.add_argument("--selection", "--cremad-rule", dest="selection", default=None, metavar="RULE",
+                        help="the data set's subset rule (default: its default, see below); "
+                             "--cremad-rule is the former spelling for cremad")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="a data set option (data.options; VALUE read as YAML), repeatable")
     parser.add_argument("--n-utterances", type=int, default=None,
-                        help="synthetic: corpus size when generating (default 240)")
-    parser.add_argument("--seed", type=int, default=None, help="synthetic: generator seed (default 0)")
+                        help="same as --option n_utterances=N (synthetic: corpus size when generating, "
+                             "default 240)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="same as --option seed=N (synthetic: generator seed, default 0)")
 
 
 def check_out_path(out: Path) -> None:
@@ -55,35 +78,41 @@ def check_out_path(out: Path) -> None:
         raise ConfigError(f"--out {out}: no permission to write into {parent}; choose another path")
 
 
+def parse_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--option KEY=VALUE`` (VALUE parsed as YAML) plus the ``--n-utterances``/``--seed`` shortcuts."""
+    options: dict[str, Any] = {}
+    for item in args.option:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"--option {item!r}: expected KEY=VALUE")
+        try:
+            options[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--option {item!r}: VALUE is not valid YAML ({exc})") from None
+    options.update({k: v for k, v in (("n_utterances", args.n_utterances), ("seed", args.seed))
+                    if v is not None})
+    return options
+
+
 def main(args: argparse.Namespace) -> int:
-    dataset = args.dataset
     check_out_path(args.out)
-    if dataset == "cremad" and args.selection is not None:
-        raise DataError("--selection applies to iemocap/synthetic; use --cremad-rule for cremad")
-    if dataset != "cremad" and args.cremad_rule is not None:
-        raise DataError("--cremad-rule applies to --dataset cremad only")
-    if dataset != "synthetic" and (args.n_utterances is not None or args.seed is not None):
-        raise DataError("--n-utterances/--seed apply to --dataset synthetic only")
-    options = {}
-    if dataset == "synthetic":
-        options = {k: v for k, v in (("n_utterances", args.n_utterances), ("seed", args.seed))
-                   if v is not None}
-    selection = args.cremad_rule if dataset == "cremad" else args.selection
-    df, counts = prepare_with_counts(dataset, args.root, selection=selection,
-                                     labels_only=args.labels_only, options=options)
+    spec = dataset_spec(args.dataset)
+    emotion_set = get_emotion_set(args.emotion_set)
+    df, counts = prepare_with_counts(spec, args.root, selection=args.selection, labels_only=args.labels_only,
+                                     options=parse_options(args), emotion_set=emotion_set)
     root = args.root.expanduser().resolve()
     chosen = df["selection"].iloc[0]
-    title = "CREMA-D rule" if dataset == "cremad" else "selection rule"
-    print(f"{dataset} at {root}")
-    print(f"utterances kept per {title}:")
+    print(f"{spec.name} at {root}")
+    print(f"emotion set: {emotion_set.name} ({', '.join(emotion_set.names)})")
+    print(f"utterances kept per {spec.rule_title}:")
     for name, n in counts.items():
         print(f"  {name:<16}{n:>7}{'  <- used' if name == chosen else ''}")
     label_counts = df["label"].value_counts(dropna=False)
-    print("majority labels: " + ", ".join(f"{e} {int(label_counts.get(e, 0))}" for e in EMOTIONS)
+    print("majority labels: " + ", ".join(f"{e} {int(label_counts.get(e, 0))}" for e in emotion_set.names)
           + f", none (tie) {int(df['label'].isna().sum())}")
     n_missing = int(df["audio_path"].isna().sum())
     if n_missing:
         print(f"audio: {n_missing} of {len(df)} utterances without an audio file (--labels-only)")
-    path = write_manifest(df, args.out)
+    path = write_manifest(df, args.out, emotion_set)
     print(f"wrote {len(df)} utterances to {path.resolve()}")
     return 0

@@ -175,10 +175,11 @@ def validate_manifest(df: pd.DataFrame, source: str,
     return df
 
 
-def write_manifest(df: pd.DataFrame, path: str | Path) -> Path:
-    """Validate and write a manifest to Parquet atomically (temp file, then rename)."""
+def write_manifest(df: pd.DataFrame, path: str | Path, emotion_set: str | EmotionSet | None = None) -> Path:
+    """Validate (against ``emotion_set``, default the set the manifest names) and write a manifest to
+    Parquet atomically (temp file, then rename)."""
     path = Path(path).expanduser()
-    validate_manifest(df, f"manifest for {path}")
+    validate_manifest(df, f"manifest for {path}", emotion_set)
     with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)
     return path
