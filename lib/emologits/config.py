@@ -177,9 +177,8 @@ def _options_problems(raw: Mapping[str, Any], checked: ConfigSchema | None,
     emotion_set = None
     set_name = data.get("emotion_set", DEFAULT_EMOTION_SET)
     if isinstance(set_name, str):
-        path = Path(set_name).expanduser()
-        if set_name not in shipped_emotion_sets() and path.suffix in (".yaml", ".yml") and not path.is_absolute():
-            set_name = str((project_root or Path.cwd()) / path)  # a set file, relative to the project root
+        if set_name not in shipped_emotion_sets() and Path(set_name).suffix in (".yaml", ".yml"):
+            set_name = str(resolve_path(set_name, project_root))  # a set file
         try:
             emotion_set = get_emotion_set(set_name)
         except ConfigError as exc:
