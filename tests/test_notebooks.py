@@ -26,7 +26,7 @@ def test_notebooks_are_thin_and_parameterised():
         assert "parameters" in code[0]["metadata"].get("tags", []), stem
         for cell in code:
             src = "".join(cell["source"])
-            assert not any(l.lstrip().startswith(("def ", "class ", "lambda")) for l in src.splitlines()), stem
+            assert not any(line.lstrip().startswith(("def ", "class ", "lambda")) for line in src.splitlines()), stem
             assert not cell.get("outputs"), f"{stem} committed with outputs"
         assert nb["metadata"]["kernelspec"]["name"] == "emologits"
 

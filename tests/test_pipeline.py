@@ -126,7 +126,7 @@ def test_only_takes_numbers_or_names_in_execution_order():
 def test_limit_below_one_is_an_error(tmp_path, no_notebooks, capsys, limit):
     from emologits.pipeline import main
     assert main([str(CONFIGS / "demo.yaml"), "--output-root", str(tmp_path), "--limit", limit]) == 1
-    assert f"--limit must be an integer >= 1" in capsys.readouterr().err
+    assert "--limit must be an integer >= 1" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="--limit must be"):
         run_notebooks(CONFIGS / "demo.yaml", output_root=tmp_path, limit=int(limit))
 

@@ -343,7 +343,9 @@ def run_notebooks(config_path: str | Path, *, output_root: str | Path | None = N
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="./run_all.sh", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="./run_all.sh",
+        description="Check the config, then execute the seven notebooks in order (every table and figure of a run).")
     parser.add_argument("config", nargs="?", default=str(PROJECT_ROOT / "configs" / "demo.yaml"),
                         help="the run's config (default: configs/demo.yaml)")
     parser.add_argument("--output-root", default=None, help="where runs/ and figures/ go (default: project root)")
