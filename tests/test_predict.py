@@ -76,7 +76,7 @@ def test_predict_computes_each_distribution_level_once_per_batch(tmp_path, monke
     calls = []
     real_text, real_token = text_mod.text_distributions, token_mod.token_distributions
     monkeypatch.setattr(text_mod, "text_distributions",
-                        lambda table, kind: calls.append(("text", len(table))) or real_text(table, kind))
+                        lambda table, kind, *rest: calls.append(("text", len(table))) or real_text(table, kind, *rest))
     monkeypatch.setattr(token_mod, "token_distributions",
                         lambda table, *a, **kw: calls.append((kw["normalize"], len(table))) or real_token(table, *a, **kw))
     cfg = load_config(make_project(tmp_path, n=5, batch_size=4))

@@ -25,7 +25,7 @@ import pandas as pd
 
 from emologits.audio import TOO_LONG_POLICIES
 from emologits.config import Config, load_config
-from emologits.emotions import EMOTIONS, PRED_COLUMNS
+from emologits.emotions import EMOTIONS
 from emologits.errors import DataError
 from emologits.prompts import get_prompt
 from emologits.report.stamp import PIPELINE_CHECK_STAMP, is_pipeline_check
@@ -37,7 +37,8 @@ FORMATS: tuple[str, ...] = ("table", "json")
 def _distribution(table: pd.DataFrame, j: int) -> dict[str, Any]:
     """Row ``j`` of a predicted-distribution table as ``{"probs", "reason"}``."""
     row = table.iloc[j]
-    probs = {e: float(row[c]) for e, c in zip(EMOTIONS, PRED_COLUMNS)} if bool(row["valid"]) else None
+    columns = [c for c in table.columns if c.startswith("p_")]  # the emotion set's classes, in order
+    probs = {c[2:]: float(row[c]) for c in columns} if bool(row["valid"]) else None
     return {"probs": probs, "reason": None if probs is not None else row["reason"]}
 
 
@@ -68,16 +69,17 @@ def predict_files(cfg: Config, audio_paths: Sequence[str | Path], prompt_id: str
     The files are checked (:func:`check_audio_files`) before the model loads."""
     from emologits.extract.text import text_distributions
     from emologits.extract.token import token_distributions
-    from emologits.inference import generate_batch, token_ids_for
+    from emologits.inference import emotion_set_of, generate_batch, token_ids_for
     from emologits.sfm import load_backend
     from emologits.sfm.base import GenerationSettings
 
     paths = [str(p) for p in audio_paths]
     check_audio_files(paths)
-    prompt = get_prompt(cfg.resolve(cfg.prompts["file"]), prompt_id or cfg.prompts["ids"][0])
+    emotion_set = emotion_set_of(cfg)
+    prompt = get_prompt(cfg.resolve(cfg.prompts["file"]), prompt_id or cfg.prompts["ids"][0], emotion_set)
     backend = backend or load_backend(cfg.model, project_root=cfg.project_root)
     demo = is_pipeline_check(cfg) or bool(backend.provenance().get("pipeline_check"))
-    class_ids, tracked = token_ids_for(backend.tokenizer)
+    class_ids, tracked = token_ids_for(backend.tokenizer, emotion_set)
     settings = GenerationSettings.from_config(cfg.generation)
     batch_size = int(cfg.model.get("batch_size") or 1)
     results = []
@@ -87,7 +89,7 @@ def predict_files(cfg: Config, audio_paths: Sequence[str | Path], prompt_id: str
         table = pd.DataFrame([{k: rec.get(k) for k in ("utt_id", "status", "error", "text",
                                                        "generated_token_ids", "tracked_logits")}
                               for rec in records])
-        text_level = text_distributions(table, prompt.kind)
+        text_level = text_distributions(table, prompt.kind, emotion_set)
         ratio = token_distributions(table, tracked, class_ids, normalize="ratio")
         softmax = token_distributions(table, tracked, class_ids, normalize="softmax")
         for j, rec in enumerate(records):
@@ -104,9 +106,9 @@ def predict_files(cfg: Config, audio_paths: Sequence[str | Path], prompt_id: str
     return results
 
 
-def _percent_cells(dist: dict[str, Any]) -> list[str]:
+def _percent_cells(dist: dict[str, Any], classes: Sequence[str]) -> list[str]:
     probs = dist.get("probs")
-    return [f"{100 * probs[e]:.1f}" if probs else "-" for e in EMOTIONS]
+    return [f"{100 * probs[e]:.1f}" if probs else "-" for e in classes]
 
 
 def _note(result: dict[str, Any], token_key: str) -> str:
@@ -125,18 +127,20 @@ def format_table(results: Sequence[dict[str, Any]], *, token_normalize: str = "r
     reason, invalid distribution, truncation) and the start of the answer. Demo-model output starts
     with the pipeline-check banner."""
     token_key = "token_level_softmax" if token_normalize == "softmax" else "token_level"
-    groups = [("", ["file", "status"]), ("text level (%)", list(EMOTIONS)),
-              (f"token level, {token_normalize} (%)", list(EMOTIONS)), ("", ["note", "answer"])]
+    classes = next((list(r[k]["probs"]) for r in results for k in ("text_level", "token_level_softmax", token_key)
+                    if r[k]["probs"]), list(EMOTIONS))
+    groups = [("", ["file", "status"]), ("text level (%)", classes),
+              (f"token level, {token_normalize} (%)", classes), ("", ["note", "answer"])]
     rows = []
     for r in results:
         answer = " ".join(str(r.get("text") or "").split())
         if len(answer) > answer_width:
             answer = answer[: answer_width - 3] + "..."
-        rows.append([str(r["file"]), str(r["status"]), *_percent_cells(r["text_level"]),
-                     *_percent_cells(r[token_key]), _note(r, token_key), answer])
+        rows.append([str(r["file"]), str(r["status"]), *_percent_cells(r["text_level"], classes),
+                     *_percent_cells(r[token_key], classes), _note(r, token_key), answer])
     names = [n for _, cols in groups for n in cols]
     widths = [max([len(n)] + [len(row[i]) for row in rows]) for i, n in enumerate(names)]
-    numeric = [i for i, n in enumerate(names) if 2 <= i < 10]
+    numeric = [i for i, n in enumerate(names) if 2 <= i < 2 + 2 * len(classes)]
     start = 0
     for title, cols in groups:  # a group title wider than its columns widens the last of them
         span = sum(widths[start: start + len(cols)]) + 2 * (len(cols) - 1)

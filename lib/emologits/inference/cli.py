@@ -13,7 +13,7 @@ from emologits.audio import TOO_LONG_POLICIES
 from emologits.config import load_config
 from emologits.inference.methods import METHODS
 from emologits.inference.runner import (RunOutcome, _check_run_arguments, _distributed_state, _load_backend,
-                                            parse_shard, read_run_manifest, run_prompt)
+                                        emotion_set_of, parse_shard, read_run_manifest, run_prompt)
 from emologits.prompts import get_prompt
 
 #: ``infer``'s exit status when every utterance was written but some failed (0: all ok; 2: a
@@ -60,7 +60,7 @@ def main(args: argparse.Namespace) -> int:
     manifest = read_run_manifest(cfg)
     parse_shard(args.shard)  # fail early on a bad --shard
     for pid in prompt_ids:
-        get_prompt(cfg.resolve(cfg.prompts["file"]), pid)
+        get_prompt(cfg.resolve(cfg.prompts["file"]), pid, emotion_set_of(cfg))  # before the model loads
     backend = _load_backend(cfg, _distributed_state(cfg.model))
     outcomes = {pid: run_prompt(cfg, pid, limit=args.limit, shard=args.shard, method=args.method, backend=backend,
                                 manifest=manifest, too_long=args.too_long, retry_failed=args.retry_failed)

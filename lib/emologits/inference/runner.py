@@ -173,7 +173,8 @@ def run_prompt(cfg: Config, prompt_id: str, *, limit: int | None = None,
     """
     _check_run_arguments(limit, too_long)
     out_dir = output_dir(cfg.run_dir, prompt_id, method)
-    prompt = get_prompt(cfg.resolve(cfg.prompts["file"]), prompt_id)
+    emotion_set = emotion_set_of(cfg)
+    prompt = get_prompt(cfg.resolve(cfg.prompts["file"]), prompt_id, emotion_set)
     if manifest is None:
         manifest = read_run_manifest(cfg)
     missing = {"utt_id", "audio_path"} - set(manifest.columns)
@@ -200,7 +201,7 @@ def run_prompt(cfg: Config, prompt_id: str, *, limit: int | None = None,
         raise ConfigError(f"part_size must be >= 1, got {part_size}")
     settings = GenerationSettings.from_config(cfg.generation)
 
-    runner = METHODS.get(method)(backend, prompt, emotion_set_of(cfg), settings)
+    runner = METHODS.get(method)(backend, prompt, emotion_set, settings)
     schema = runner.schema()
     info: dict[str, Any] = {
         "method": runner.name,
