@@ -151,6 +151,9 @@ def test_manifest_records_and_checks_its_set(tmp_path):
     four.drop(columns="emotion_set").to_parquet(tmp_path / "old.parquet", index=False)
     old = read_manifest(tmp_path / "old.parquet")
     assert old["emotion_set"].tolist() == ["paper4"] and old.equals(four)
+    # The required columns alone are a manifest too.
+    four[list(MANIFEST_COLUMNS)].to_parquet(tmp_path / "minimal.parquet", index=False)
+    assert read_manifest(tmp_path / "minimal.parquet")["emotion_set"].tolist() == ["paper4"]
     # The recorded set and the gt_* columns must agree.
     with pytest.raises(DataError, match=r"missing column\(s\) \['gt_disgust', 'gt_fear'\]"):
         validate_manifest(four.assign(emotion_set="cremad6"), "m")

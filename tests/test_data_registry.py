@@ -203,3 +203,13 @@ def test_dispatch_checks_everything_before_reading(tmp_path):
     with pytest.raises(DataError, match=r"data\.options\.n_utterances: must be greater than or equal to 1"):
         prepare_manifest("synthetic", absent, options={"n_utterances": 0})
     assert not absent.exists()  # nothing generated
+
+
+def test_run_config_check_reads_the_root_marker_from_the_spec(user_corpus, tmp_path):
+    from emologits.pipeline import check_config
+    path = tmp_path / "c.yaml"
+    for root, expected in ((user_corpus, []), (tmp_path, ["has no labels.csv: is it the right folder for tiny-csv?"]),
+                           (tmp_path / "absent", ["does not exist: set it to folder holding labels.csv and clips/"])):
+        path.write_text(yaml.safe_dump({"run": "r", "data": {"dataset": f"{MODULE}:SPEC", "root": str(root)}}))
+        problems = [p for p in check_config(load_config(path)) if "data." in p]
+        assert len(problems) == len(expected) and all(e in p for e, p in zip(expected, problems)), problems

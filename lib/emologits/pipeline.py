@@ -27,6 +27,7 @@ from traitlets import default
 from emologits.artifacts import NOTEBOOKS
 from emologits.atomic import DISK_FULL_ERRNOS, atomic_path, disk_full_error
 from emologits.config import Config, load_config
+from emologits.data import DATASETS
 from emologits.errors import ConfigError, DiskFullError, EmologitsError
 from emologits.prompts import load_prompts
 
@@ -34,7 +35,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_KERNEL = "emologits"
 #: The prompts the notebooks' tables compare (their ``ambiguous_prompt``/``single_prompt`` defaults).
 PAPER_PROMPT_IDS = ("ambiguous", "single")
-_DATA_ROOT_MARKERS = {"iemocap": "Session1", "cremad": "tabulatedVotes.csv"}
 
 
 def _is_local_path(value: str) -> bool:
@@ -46,19 +46,23 @@ def check_config(cfg: Config) -> list[str]:
     where = cfg.path or "<config>"
     problems: list[str] = []
     dataset, root = cfg.data.get("dataset"), cfg.data.get("root")
-    if dataset not in ("iemocap", "cremad", "synthetic"):
-        problems.append(f"{where}: data.dataset must be iemocap, cremad or synthetic (got {dataset!r})")
-    elif not root:
-        problems.append(f"{where}: set data.root to the data set's folder")
-    elif dataset != "synthetic":
+    spec = None
+    if dataset is None:
+        problems.append(f"{where}: set data.dataset ({', '.join(DATASETS.names())}, or package.module:SPEC)")
+    else:
+        try:
+            spec = DATASETS.get(dataset)  # checked when the config loaded; a spec says what its root holds
+        except ConfigError as exc:
+            problems.append(f"{where}: data.dataset: {exc}")
+    if spec is not None and not root:
+        problems.append(f"{where}: set data.root to {spec.root_help}")
+    elif spec is not None and spec.root_marker is not None:  # None: prepare makes the root
         path = cfg.resolve(root)
         if str(root).startswith("/path/to") or not path.exists():
-            problems.append(f"{where}: data.root {root!r} does not exist: set it to your "
-                            + ("IEMOCAP_full_release folder" if dataset == "iemocap"
-                               else "CREMA-D folder (tabulatedVotes.csv + AudioWAV/)"))
-        elif not (path / _DATA_ROOT_MARKERS[dataset]).exists():
-            problems.append(f"{where}: data.root {path} has no {_DATA_ROOT_MARKERS[dataset]}: is it the "
-                            f"right folder for {dataset}?")
+            problems.append(f"{where}: data.root {root!r} does not exist: set it to {spec.root_help}")
+        elif not (path / spec.root_marker).exists():
+            problems.append(f"{where}: data.root {path} has no {spec.root_marker}: is it the right folder for "
+                            f"{spec.name}?")
     model = cfg.model
     if not model.get("backend"):
         problems.append(f"{where}: set model.backend (e.g. tiny-demo, qwen2-audio, ltu-as)")

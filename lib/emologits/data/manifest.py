@@ -110,7 +110,8 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     if "session" in df:
         df["session"] = df["session"].astype("Int64")
     for col in ("start_s", "end_s", *(c for c in df.columns if str(c).startswith("gt_"))):
-        df[col] = df[col].astype("float64")
+        if col in df:
+            df[col] = df[col].astype("float64")
     return df.reset_index(drop=True)
 
 
