@@ -22,18 +22,34 @@ def _nan_eq(a, b) -> bool:
     return (a is None and math.isnan(b)) or a == b
 
 
-def _result(kl=1.0, bd=0.4, r2=0.5, n=30, n_invalid=2) -> dict:
-    out = {"n": n, "n_invalid": n_invalid}
-    for k, v in (("kl", kl), ("bd", bd), ("r2", r2), ("js", 0.3)):
-        out.update({k: v, f"{k}_ci_low": v - 0.1, f"{k}_ci_high": v + 0.1})
-    return out
+def _result(kl=1.0, bd=0.4, r2=0.5, n=30, n_invalid=2) -> M.EvaluationResult:
+    values = {k: M.MetricValue(v, v - 0.1, v + 0.1) for k, v in (("kl", kl), ("bd", bd), ("r2", r2), ("js", 0.3))}
+    return M.EvaluationResult(values, n=n, n_invalid=n_invalid)
 
 
-def _label_result(acc=0.5, f1=0.4, n=30, n_invalid=1) -> dict:
-    out = {"n": 33, "n_label": n, "n_no_majority": 3, "n_invalid": n_invalid}
-    for k, v in (("accuracy", acc), ("f1_weighted", f1), ("ua", 0.45), ("f1_macro", 0.35)):
-        out.update({k: v, f"{k}_ci_low": v - 0.05, f"{k}_ci_high": v + 0.05})
-    return out
+def _label_result(acc=0.5, f1=0.4, n=30, n_invalid=1) -> M.EvaluationResult:
+    values = {k: M.MetricValue(v, v - 0.05, v + 0.05)
+              for k, v in (("accuracy", acc), ("f1_weighted", f1), ("ua", 0.45), ("f1_macro", 0.35))}
+    return M.EvaluationResult(values, n=33, n_invalid=n_invalid, n_label=n, n_no_majority=3)
+
+
+DIST = ("kl", "bd", "r2")
+LABELS = ("accuracy", "f1_weighted", "ua", "f1_macro")
+
+
+def table1(text, token, extra=None):
+    """Table 1's layout (reference row, Text, Token-level, extras) from results, as its spec does."""
+    rows = [tables.TableRow("Baseline", "Zero-Shot [15]", None, paper.PAPER_TABLE1["Zero-Shot [15]"]),
+            tables.TableRow("Proposed", "Text", text, paper.PAPER_TABLE1["Text"]),
+            tables.TableRow("Proposed", "Token-level", token, paper.PAPER_TABLE1["Token-level"])]
+    rows += [tables.TableRow("Extra", name, res) for name, res in (extra or {}).items()]
+    return tables.metric_table(rows, DIST, DIST)
+
+
+def table2(ambiguous, single):
+    return tables.metric_table([tables.TableRow("Token-level", "Ambiguous", ambiguous, paper.PAPER_TABLE2["Ambiguous"]),
+                                tables.TableRow("Token-level", "Single", single, paper.PAPER_TABLE2["Single"])],
+                               DIST, DIST)
 
 
 # ------------------------------------------------------------------ paper values
@@ -54,15 +70,13 @@ def test_paper_tables_as_printed():
 
 
 # ------------------------------------------------------------------ tables
-def test_table1_rows_columns_and_values():
-    df = tables.table1(_result(kl=2.5), _result(kl=1.2, n=28, n_invalid=4),
-                       extra={"Label likelihood": _result(kl=0.8), "Token-level (softmax)": None})
+def test_metric_table_rows_columns_and_values():
+    df = table1(_result(kl=2.5), _result(kl=1.2, n=28, n_invalid=4),
+                extra={"Label likelihood": _result(kl=0.8), "Token-level (softmax)": None})
     assert list(df["method"]) == ["Zero-Shot [15]", "Text", "Token-level", "Label likelihood", "Token-level (softmax)"]
     assert list(df["type"]) == ["Baseline", "Proposed", "Proposed", "Extra", "Extra"]
-    for m in ("kl", "bd", "r2"):
-        for suffix in ("", "_ci_low", "_ci_high", "_paper"):
-            assert f"{m}{suffix}" in df.columns
-    assert list(df.columns[-2:]) == ["n", "n_invalid"]
+    assert list(df.columns) == ["type", "method", *(f"{m}{s}" for m in DIST for s in ("", "_ci_low", "_ci_high",
+                                                                                     "_paper")), "n", "n_invalid"]
     base, text, token = df.iloc[0], df.iloc[1], df.iloc[2]
     assert math.isnan(base["kl"]) and math.isnan(base["kl_paper"]) and base["bd_paper"] == 0.51
     assert base["r2_paper"] == 0.51 and pd.isna(base["n"])
@@ -73,25 +87,17 @@ def test_table1_rows_columns_and_values():
     assert math.isnan(df.iloc[4]["kl"])
 
 
-def test_table2_rows_and_paper_values():
-    df = tables.table2(_result(), _result(kl=0.7))
-    assert list(df["method"]) == ["Ambiguous", "Single"] and set(df["type"]) == {"Token-level"}
-    assert list(df["kl_paper"]) == [0.99, 0.75] and list(df["bd_paper"]) == [0.47, 0.31]
-    assert list(df["r2_paper"]) == [0.38, 0.53] and df.iloc[1]["kl"] == 0.7
-
-
-def test_table3_reference_rows_percent_and_extras():
-    df = tables.table3(_label_result(0.6), _label_result(0.3), _label_result(0.5), None,
-                       extra={"Label likelihood (Ambiguous)": _label_result(0.55)})
-    assert list(df["method"]) == list(paper.PAPER_TABLE3) + ["Label likelihood (Ambiguous)"]
-    assert list(df["type"][:4]) == ["Adaptation", "Adaptation", "Zero-shot", "Zero-shot"]
-    refs = df.iloc[:4]
-    assert refs["accuracy"].isna().all() and list(refs["accuracy_paper"]) == [65.20, 58.75, 48.12, 51.40]
-    text_single = df.set_index("method").loc["Text (Single)"]
+def test_label_table_percent_and_label_count():
+    rows = [tables.TableRow("Adaptation", "Fine-Tuned LLM [28]", None, paper.PAPER_TABLE3["Fine-Tuned LLM [28]"]),
+            tables.TableRow("Proposed", "Text (Single)", _label_result(0.6), paper.PAPER_TABLE3["Text (Single)"]),
+            tables.TableRow("Proposed", "Token-Level (Single)", None, paper.PAPER_TABLE3["Token-Level (Single)"])]
+    df = tables.metric_table(rows, LABELS, ("accuracy", "f1_weighted")).set_index("method")
+    assert math.isnan(df.loc["Fine-Tuned LLM [28]", "accuracy"]) and df.loc["Fine-Tuned LLM [28]", "accuracy_paper"] == 65.2
+    text_single = df.loc["Text (Single)"]
     assert text_single["accuracy"] == pytest.approx(60.0) and text_single["accuracy_ci_high"] == pytest.approx(65.0)
     assert text_single["f1_weighted"] == pytest.approx(0.4) and text_single["f1_weighted_paper"] == 0.39
     assert text_single["ua"] == pytest.approx(45.0) and text_single["n"] == 30  # n_label, not n
-    assert math.isnan(df.set_index("method").loc["Token-Level (Single)", "accuracy"])
+    assert math.isnan(df.loc["Token-Level (Single)", "accuracy"])
     assert "ua_paper" not in df.columns and "f1_macro" in df.columns
 
 
@@ -99,13 +105,13 @@ def test_tables_from_real_metric_results():
     rng = np.random.default_rng(0)
     t, p = rng.dirichlet([1] * 4, 50), rng.dirichlet([1] * 4, 50)
     res = M.evaluate_distributions(t, p, n_boot=50)
-    df = tables.table1(res, res)
-    assert df.iloc[1]["kl"] == pytest.approx(res["kl"]) and df.iloc[1]["n"] == 50
+    df = table1(res, res)
+    assert df.iloc[1]["kl"] == pytest.approx(res["kl"].value) and df.iloc[1]["n"] == 50
     assert pd.isna(df.iloc[1]["n_invalid"])  # not given -> empty, never a made-up 0
 
 
 def test_write_table_csv_markdown_latex(tmp_path):
-    df = tables.table1(_result(kl=1.234), _result(), extra={"50% & more_x": _result()})
+    df = table1(_result(kl=1.234), _result(), extra={"50% & more_x": _result()})
     paths = tables.write_table(df, tmp_path / "figs", "table1", caption="Table 1: Performance for ambiguous SER")
     assert [p.name for p in paths] == ["table1.csv", "table1.md", "table1.tex"]
     back = pd.read_csv(paths[0])
@@ -113,10 +119,13 @@ def test_write_table_csv_markdown_latex(tmp_path):
     assert back.loc[1, "kl"] == 1.234 and back.loc[1, "kl_paper"] == 2.05 and back.loc[0, "bd_paper"] == 0.51
 
     md = paths[1].read_text()
-    assert "| Type | Method | KL ↓ | KL ↓ (paper) |" in md
-    assert "| Proposed | Text | 1.23 [1.13, 1.33] | 2.05 |" in md
-    assert "| Baseline | Zero-Shot [15] | – | – | – | 0.51 |" in md
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in md.splitlines() if line.startswith("|")]
+    assert cells[0][:4] == ["Type", "Method", "KL ↓", "KL ↓ (paper)"]
+    assert [c.startswith(":") for c in cells[1][:3]] == [True, True, False] and cells[1][2].endswith(":")
+    assert ["Proposed", "Text", "1.23 [1.13, 1.33]", "2.05"] == cells[3][:4]
+    assert ["Baseline", "Zero-Shot [15]", "–", "–", "–", "0.51"] == cells[2][:6]
     assert len({line.count("|") for line in md.splitlines() if line.startswith("|")}) == 1
+    assert len({len(line) for line in md.splitlines() if line.startswith("|")}) == 1  # padded columns
 
     tex = paths[2].read_text()
     for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
@@ -131,7 +140,7 @@ def test_write_table_csv_markdown_latex(tmp_path):
 
 def test_write_table_stamp_in_every_file_and_csv_reads_back(tmp_path):
     """A pipeline-check table says so in all three files; the CSV still reads back with comment="#"."""
-    df = tables.table1(_result(kl=1.234), _result(), extra={"rows #2 & 50%": _result()})
+    df = table1(_result(kl=1.234), _result(), extra={"rows #2 & 50%": _result()})
     plain = tables.write_table(df, tmp_path / "plain", "table1", caption="Table 1: Performance for ambiguous SER")
     stamped = tables.write_table(df, tmp_path / "demo", "table1", caption="Table 1: Performance for ambiguous SER",
                                  stamp=PIPELINE_CHECK_STAMP)
@@ -141,7 +150,7 @@ def test_write_table_stamp_in_every_file_and_csv_reads_back(tmp_path):
     assert csv_text.splitlines()[0] == "# " + PIPELINE_CHECK_STAMP
     assert "synthetic corpus" in csv_text.splitlines()[0] and "not the paper's" in csv_text.splitlines()[0]
     assert md.startswith("**Table 1: Performance for ambiguous SER**\n\n_PIPELINE CHECK: offline demo")
-    assert md.index("PIPELINE CHECK") < md.index("| Type |")
+    assert md.index("PIPELINE CHECK") < md.index("| Type ")
     caption = next(line for line in tex.splitlines() if line.startswith(r"\caption{"))
     assert "Table 1: Performance for ambiguous SER -- PIPELINE CHECK: offline demo" in caption
     assert "synthetic corpus" in caption and tex.startswith("% PIPELINE CHECK")
@@ -152,7 +161,7 @@ def test_write_table_stamp_in_every_file_and_csv_reads_back(tmp_path):
 
 
 def test_write_table_without_caption_still_carries_the_stamp(tmp_path):
-    _, md, tex = tables.write_table(tables.table2(_result(), None), tmp_path, "t2", stamp=PIPELINE_CHECK_STAMP)
+    _, md, tex = tables.write_table(table2(_result(), None), tmp_path, "t2", stamp=PIPELINE_CHECK_STAMP)
     assert md.read_text().startswith("_PIPELINE CHECK")
     assert r"\caption{PIPELINE CHECK: offline demo" in tex.read_text()
 
@@ -178,34 +187,37 @@ def test_pipeline_check_stamp_follows_the_config():
     assert pipeline_check_stamp(load_config(PROJECT_ROOT / "configs" / "demo.yaml")) == PIPELINE_CHECK_STAMP
 
 
-_WRITERS = {"write_table", "write_csv", "save_figure", "figure3", "reliability_diagram", "class_scatter",
-            "entropy_histogram"}
+_WRITERS = {"write_table", "write_csv", "save_figure", "metric_bars", "reliability_diagram", "class_scatter",
+            "entropy_histogram", "to_csv", "savefig", "to_latex", "to_markdown", "write_distributions"}
 
 
-def test_notebooks_pass_the_stamp_to_every_table_and_figure_writer():
-    """Every notebook call that writes a table or figure passes ``stamp=``; none writes one another way."""
+def test_notebooks_write_through_the_library_only():
+    """Notebooks 03-07: a parameters cell, one setup call, then one library call per product (no
+    writer called directly, no f-strings, no loops, no defs); the stamp is the session's."""
     import ast
     import json
 
     from conftest import PROJECT_ROOT
 
-    checked = 0
-    for nb_path in sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb")):
-        cells = [c for c in json.loads(nb_path.read_text())["cells"] if c["cell_type"] == "code"]
-        for cell in cells:
-            for node in ast.walk(ast.parse("".join(cell["source"]))):
-                if not isinstance(node, ast.Call):
-                    continue
-                name = getattr(node.func, "attr", getattr(node.func, "id", None))
-                assert name not in ("to_csv", "savefig", "to_latex", "to_markdown"), (nb_path.name, name)
-                if name in _WRITERS:
-                    checked += 1
-                    assert "stamp" in {k.arg for k in node.keywords}, (nb_path.name, ast.unparse(node))
-    assert checked >= 9  # tables 1-3, figure 3 numbers, invalid report, four figures
+    for stem in ("03_text_extraction", "04_token_extraction", "05_prompt_ablation", "06_token_subset_ablation",
+                 "07_single_label_eval"):
+        cells = [c for c in json.loads((PROJECT_ROOT / "notebooks" / f"{stem}.ipynb").read_text())["cells"]
+                 if c["cell_type"] == "code"]
+        assert "parameters" in cells[0]["metadata"]["tags"]
+        assert "session = setup(config_path, output_root, limit)" in "".join(cells[1]["source"])
+        for cell in cells[2:]:
+            tree = ast.parse("".join(cell["source"]))
+            assert len(tree.body) == 1, (stem, "".join(cell["source"]))
+            for node in ast.walk(tree):
+                assert not isinstance(node, (ast.JoinedStr, ast.For, ast.FunctionDef, ast.Lambda)), stem
+                if isinstance(node, ast.Call):
+                    name = getattr(node.func, "attr", getattr(node.func, "id", None))
+                    assert name not in _WRITERS, (stem, name)
+                    assert name in ("build_artefact", "build_distributions", "distribution_keys"), (stem, name)
 
 
 def test_display_table_merges_ci_and_paper():
-    d = tables.display_table(tables.table2(_result(kl=0.5), None))
+    d = tables.display_table(table2(_result(kl=0.5), None))
     assert list(d.columns) == ["Type", "Method", "KL ↓", "KL ↓ (paper)", "BD ↓", "BD ↓ (paper)", "R² ↑",
                                "R² ↑ (paper)", "n", "invalid"]
     assert d.iloc[0]["KL ↓"] == "0.50 [0.40, 0.60]" and d.iloc[1]["KL ↓"] == "–" and d.iloc[1]["KL ↓ (paper)"] == "0.75"
@@ -234,7 +246,9 @@ def test_figures_written_as_png_and_pdf(tmp_path, arrays):
     truth, pred = arrays
     a = M.evaluate_distributions(truth, pred, n_boot=50)
     b = M.evaluate_distributions(truth, np.roll(pred, 1, axis=0), n_boot=50)
-    _check_written(figures.figure3(a, b, tmp_path), "figure3_token_subset")
+    bars = [("All generated tokens", a), ("Emotion-word tokens only", b)]
+    _check_written(figures.metric_bars(bars, M.resolve_metrics(DIST), tmp_path, "figure3_token_subset"),
+                   "figure3_token_subset")
     _check_written(figures.reliability_diagram(truth, pred, tmp_path, title="token-level"), "reliability")
     _check_written(figures.class_scatter(truth, pred, tmp_path, name="scatter"), "scatter")
     _check_written(figures.entropy_histogram(truth, tmp_path), "gt_entropy")
@@ -253,7 +267,8 @@ def _pdf_text(path) -> str:
 def _draw_all(out, arrays, **kw):
     truth, pred = arrays
     res = M.evaluate_distributions(truth, pred, n_boot=20)
-    return [figures.figure3(res, res, out, **kw), figures.reliability_diagram(truth, pred, out, **kw),
+    bars = figures.metric_bars([("a", res), ("b", res)], M.resolve_metrics(DIST), out, "bars", **kw)
+    return [bars, figures.reliability_diagram(truth, pred, out, **kw),
             figures.class_scatter(truth, pred, out, **kw), figures.entropy_histogram(truth, out, **kw),
             figures.class_scatter(truth[:0], pred[:0], out, name="empty", **kw)]
 
@@ -299,8 +314,8 @@ def test_entropy_histogram_accepts_a_manifest(tmp_path, arrays):
 # ------------------------------------------------------------------ run README
 def _write_readme(tmp_path, pipeline_check):
     out = tmp_path / "figures" / "demo"
-    t1 = tables.table1(_result(), _result())
-    md_path = tables.write_table(tables.table2(_result(), _result()), out, "table2")[1]
+    t1 = table1(_result(), _result())
+    md_path = tables.write_table(table2(_result(), _result()), out, "table2")[1]
     figs = figures.entropy_histogram(np.eye(4), out, "gt_entropy")
     prov = readme.collect_provenance(config={"run": "demo", "model": {"backend": "tiny-demo"}},
                                      model="tiny-demo", dataset="synthetic")
@@ -321,8 +336,8 @@ def test_run_readme_banner_iff_pipeline_check(tmp_path):
 def test_run_readme_shows_tables_figures_and_provenance(tmp_path):
     path = _write_readme(tmp_path, True)
     text = path.read_text()
-    assert "### Table 1: Performance for ambiguous SER" in text and "| Baseline | Zero-Shot [15] |" in text
-    assert "| Token-level | Single |" in text and "[csv](table2.csv)" in text and "[tex](table2.tex)" in text
+    assert "### Table 1: Performance for ambiguous SER" in text and re.search(r"\| Baseline +\| Zero-Shot \[15\] +\|", text)
+    assert re.search(r"\| Token-level +\| Single +\|", text) and "[csv](table2.csv)" in text and "[tex](table2.tex)" in text
     assert "![Ground-truth entropy](gt_entropy.png)" in text and "[PDF](gt_entropy.pdf)" in text
     for link in re.findall(r"\]\(([^)]+)\)", text):
         assert (path.parent / link).exists(), link

@@ -3,13 +3,15 @@
 Every function writes ``<out_dir>/<name>.png`` and ``<name>.pdf`` atomically and returns
 ``[png, pdf]``:
 
-* :func:`figure3` -- Figure 3 (sec. 5.3): KL, BD, R^2 bars for "all generated tokens" vs
-  "emotion-word tokens only", with 95 % bootstrap CI error bars (result dicts from
-  :func:`emologits.metrics.evaluate_predictions`).
+* :func:`metric_bars` -- one panel per metric, one bar per row with its 95 % bootstrap CI
+  (Figure 3, sec. 5.3: all generated tokens vs emotion-word tokens only).
 * :func:`reliability_diagram` -- predicted probability (binned) vs mean ground-truth probability,
-  the four classes pooled and each class (:func:`emologits.metrics.reliability_bins`).
+  the classes pooled and each class (:func:`emologits.metrics.reliability_bins`).
 * :func:`class_scatter` -- predicted vs true probability, one panel per class.
 * :func:`entropy_histogram` -- entropy (bits) of the ground-truth distributions (data prep).
+
+Any number of classes (the emotion set's, from the data); class colours come from seaborn's
+colour-blind palette, and seaborn draws the statistical plots (lines by class, scatter, histogram).
 
 Every function takes ``stamp=`` (a pipeline-check run: :func:`emologits.report.stamp.pipeline_check_stamp`):
 the figure then shows it (a translucent diagonal "PIPELINE CHECK" over the plot and the full
@@ -24,7 +26,7 @@ from __future__ import annotations
 import functools
 import os
 import textwrap
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,22 +35,29 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+import pandas as pd
+import seaborn as sns
+
 from emologits.atomic import atomic_path
-from emologits.emotions import EMOTIONS
-from emologits.metrics import entropy, reliability_bins
+from emologits.metrics import EvaluationResult, Metric, class_names, entropy, reliability_bins
+from emologits.metrics.functions import Classes
 
 #: One paper column, in inches.
 COLUMN_WIDTH = 3.4
 #: PNG resolution.
 DPI = 300
-#: One colour per class, EMOTIONS order (colour-blind safe, Okabe-Ito).
-CLASS_COLORS = {"anger": "#D55E00", "happiness": "#E69F00", "sadness": "#0072B2", "neutral": "#009E73"}
+#: Palette of the classes and of the bars (seaborn, colour-blind safe; 10 colours, then repeats).
+PALETTE = "colorblind"
 _RC = {
     "font.size": 7, "axes.titlesize": 7, "axes.labelsize": 7, "xtick.labelsize": 6.5,
     "ytick.labelsize": 6.5, "legend.fontsize": 6.5, "axes.spines.top": False, "axes.spines.right": False,
     "pdf.fonttype": 42,
 }
-_METRIC_LABELS = {"kl": "KL ↓", "bd": "BD ↓", "r2": "R² ↑", "js": "JS ↓"}
+
+
+def class_colors(classes: Sequence[str]) -> dict[str, Any]:
+    """One colour per class, in the set's order."""
+    return dict(zip(classes, sns.color_palette(PALETTE, len(classes))))
 
 
 def _styled(fn: Callable[..., list[Path]]) -> Callable[..., list[Path]]:
@@ -113,37 +122,40 @@ def save_figure(fig: Figure, out_dir: str | os.PathLike, name: str, *, stamp: st
 
 
 @_styled
-def figure3(
-    all_tokens: Mapping[str, Any],
-    emotion_words: Mapping[str, Any],
+def metric_bars(
+    rows: Sequence[tuple[str, EvaluationResult | None]],
+    metrics: Sequence[Metric],
     out_dir: str | os.PathLike,
-    name: str = "figure3_token_subset",
-    metrics: Sequence[str] = ("kl", "bd", "r2"),
+    name: str,
     *,
     stamp: str | None = None,
 ) -> list[Path]:
-    """Figure 3: one panel per metric, two bars (all generated tokens / emotion-word tokens only)
-    with 95 % bootstrap CI error bars and the value printed above each bar."""
-    variants = [("All generated tokens", all_tokens, "#4C72B0"), ("Emotion-word tokens only", emotion_words, "#DD8452")]
+    """One panel per metric (titled by its label, e.g. "KL ↓"), one bar per (row label, result)
+    with 95 % bootstrap CI error bars and the value printed above it; a row without a valid
+    prediction (NaN) draws no bar and prints "n/a"."""
+    colors = sns.color_palette(PALETTE, len(rows))
     fig = _new_figure(1.55)
-    axes = fig.subplots(1, len(metrics))
-    for ax, m in zip(np.atleast_1d(axes), metrics):
-        for j, (label, res, color) in enumerate(variants):
-            v = float(res[m])
-            err = np.array([[v - float(res[f"{m}_ci_low"])], [float(res[f"{m}_ci_high"]) - v]])
-            ax.bar(j, v, width=0.7, color=color, label=label, yerr=np.maximum(err, 0), capsize=2,
-                   error_kw={"elinewidth": 0.8, "capthick": 0.8})
-            ax.annotate(f"{v:.2f}" if np.isfinite(v) else "n/a", (j, float(res[f"{m}_ci_high"]) if np.isfinite(v) else 0.0), textcoords="offset points",
+    axes = np.atleast_1d(fig.subplots(1, len(metrics)))
+    for ax, m in zip(axes, metrics):
+        values = [res.get(m.name) if res is not None else None for _, res in rows]
+        finite = [v for v in values if v is not None and np.isfinite(v.value)]
+        for j, ((label, _), v, color) in enumerate(zip(rows, values, colors)):
+            ok = v is not None and np.isfinite(v.value)
+            value = v.value if ok else 0.0
+            err = np.array([[value - v.ci_low], [v.ci_high - value]]) if ok else None
+            ax.bar(j, value, width=0.7, color=color, label=label, yerr=None if err is None else np.maximum(err, 0),
+                   capsize=2, error_kw={"elinewidth": 0.8, "capthick": 0.8})
+            ax.annotate(f"{value:.2f}" if ok else "n/a", (j, v.ci_high if ok else 0.0), textcoords="offset points",
                         xytext=(0, 1.5), ha="center", va="bottom", fontsize=6)
-        ax.set_title(_METRIC_LABELS.get(m, m))
+        ax.set_title(m.label)
         ax.set_xticks([])
-        ax.set_xlim(-0.6, 1.6)
-        highs = [float(r[f"{m}_ci_high"]) for _, r, _ in variants if np.isfinite(float(r[f"{m}_ci_high"]))]
-        lows = [float(r[f"{m}_ci_low"]) for _, r, _ in variants if np.isfinite(float(r[f"{m}_ci_low"]))]
-        top = max(highs, default=1.0)  # a variant with no valid prediction (NaN) draws no bar
+        ax.set_xlim(-0.6, len(rows) - 0.4)
+        highs = [v.ci_high for v in finite if np.isfinite(v.ci_high)]
+        lows = [v.ci_low for v in finite if np.isfinite(v.ci_low)]
+        top = max(highs, default=1.0)
         ax.set_ylim(min([0.0, *lows]), top * 1.2 if top > 0 else 1)
-    handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(rows), 2), frameon=False)
     return save_figure(fig, out_dir, name, stamp=stamp)
 
 
@@ -164,6 +176,7 @@ def reliability_diagram(
     n_bins: int = 10,
     title: str | None = None,
     *,
+    classes: Classes = None,
     stamp: str | None = None,
 ) -> list[Path]:
     """Reliability diagram: x = predicted probability (bin mean), y = mean ground-truth
@@ -171,17 +184,19 @@ def reliability_diagram(
     (thin coloured lines); the diagonal is perfect calibration."""
     if len(pred) == 0:
         return _no_data_figure(out_dir, name, "no valid predictions to plot", stamp=stamp)
-    bins = reliability_bins(truth, pred, n_bins)
+    names = class_names(pred, np.shape(pred)[1], classes)
+    bins = reliability_bins(truth, pred, n_bins, classes=names)
     fig = _new_figure(2.9)
     ax = fig.subplots()
     ax.plot([0, 1], [0, 1], ls="--", lw=0.7, color="0.6", label="ideal")
-    for cls in EMOTIONS:
-        b = bins[bins["class"] == cls]
-        ax.plot(b["mean_pred"], b["mean_true"], lw=0.9, marker=".", ms=3, color=CLASS_COLORS[cls], label=cls)
-    b = bins[bins["class"] == "all"]
-    sizes = 8 + 40 * b["count"] / max(int(b["count"].max()), 1)
-    ax.plot(b["mean_pred"], b["mean_true"], lw=1.3, color="black", label="all classes")
-    ax.scatter(b["mean_pred"], b["mean_true"], s=sizes, color="black", zorder=3)
+    per_class = bins[bins["class"] != "all"]
+    sns.lineplot(data=per_class, x="mean_pred", y="mean_true", hue="class", hue_order=list(names),
+                 palette=class_colors(names), lw=0.9, marker=".", markersize=3, markeredgewidth=0, sort=True,
+                 estimator=None, ax=ax)
+    pooled = bins[bins["class"] == "all"]
+    ax.plot(pooled["mean_pred"], pooled["mean_true"], lw=1.3, color="black", label="all classes")
+    sns.scatterplot(data=pooled, x="mean_pred", y="mean_true", size="count", sizes=(8, 48), color="black",
+                    legend=False, zorder=3, ax=ax)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_aspect("equal")
@@ -202,24 +217,30 @@ def class_scatter(
     seed: int = 0,
     title: str | None = None,
     *,
+    classes: Classes = None,
     stamp: str | None = None,
 ) -> list[Path]:
-    """Predicted vs true probability of each class (2 x 2 panels). The true probabilities of
-    IEMOCAP take few values (0, 1/3, 2/3, 1), so points get a small horizontal jitter
-    (deterministic by ``seed``); a marker shows the mean prediction per distinct true value."""
+    """Predicted vs true probability of each class (one panel per class, two or three per row).
+    The true probabilities of IEMOCAP take few values (0, 1/3, 2/3, 1), so points get a small
+    horizontal jitter (deterministic by ``seed``); a marker shows the mean prediction per distinct
+    true value."""
     if len(pred) == 0:
         return _no_data_figure(out_dir, name, "no valid predictions to plot", stamp=stamp)
     t = np.asarray(truth, dtype=np.float64)
     p = np.asarray(pred, dtype=np.float64)
+    names = class_names(pred, p.shape[1], classes)
+    colors = class_colors(names)
     rng = np.random.default_rng(seed)
-    fig = _new_figure(3.3)
-    axes = fig.subplots(2, 2, sharex=True, sharey=True)
+    ncols = 2 if len(names) <= 4 else 3
+    nrows = -(-len(names) // ncols)
+    fig = _new_figure(1.65 * nrows)
+    axes = np.atleast_2d(fig.subplots(nrows, ncols, sharex=True, sharey=True))
     alpha = float(np.clip(30 / max(len(t), 1), 0.08, 0.6))
-    for k, (ax, cls) in enumerate(zip(axes.ravel(), EMOTIONS)):
+    for k, (ax, cls) in enumerate(zip(axes.ravel(), names)):
         x, y = t[:, k], p[:, k]
         ax.plot([0, 1], [0, 1], ls="--", lw=0.6, color="0.6")
-        ax.scatter(x + rng.uniform(-0.02, 0.02, len(x)), y, s=3, alpha=alpha, color=CLASS_COLORS[cls],
-                   linewidths=0, rasterized=True)
+        sns.scatterplot(x=x + rng.uniform(-0.02, 0.02, len(x)), y=y, s=3, alpha=alpha, color=colors[cls],
+                        linewidth=0, rasterized=True, ax=ax)
         levels = np.unique(np.round(x, 6))
         if len(levels) <= 12:
             means = [y[np.isclose(x, v)].mean() for v in levels]
@@ -228,7 +249,12 @@ def class_scatter(
         ax.set_title(f"{cls} (r = {r:.2f})")
         ax.set_xlim(-0.05, 1.05)
         ax.set_ylim(-0.05, 1.05)
-    for ax in axes[1]:
+    for ax in axes.ravel()[len(names):]:
+        ax.set_visible(False)
+    for ax in axes.ravel():
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+    for ax in axes[-1]:
         ax.set_xlabel("true probability")
     for ax in axes[:, 0]:
         ax.set_ylabel("predicted probability")
@@ -246,20 +272,23 @@ def entropy_histogram(
     *,
     stamp: str | None = None,
 ) -> list[Path]:
-    """Histogram of ground-truth entropy in bits (0 = all raters agree; 2 = uniform over 4).
-    With few distinct values (3 raters) each value gets its own labelled bar."""
+    """Histogram of ground-truth entropy in bits (0 = all raters agree; log2 N = uniform over N
+    classes). With few distinct values (a few raters) each value gets its own labelled bar."""
     h = np.round(entropy(truth), 4)
+    n_classes = truth.shape[1] if not isinstance(truth, pd.DataFrame) else len(
+        [c for c in truth.columns if str(c).startswith("gt_")])
+    top = float(np.log2(max(n_classes, 2)))
     fig = _new_figure(1.8)
     ax = fig.subplots()
     levels, counts = np.unique(h, return_counts=True)
     if len(levels) <= 12:
-        ax.bar(levels, counts, width=0.08, color="#4C72B0")
+        ax.bar(levels, counts, width=0.04 * top, color=sns.color_palette(PALETTE)[0])
         for lv, c in zip(levels, counts):
             ax.annotate(str(c), (lv, c), textcoords="offset points", xytext=(0, 1.5), ha="center", fontsize=6)
         ax.set_ylim(0, counts.max() * 1.15)
     else:
-        ax.hist(h, bins=np.linspace(0, 2, 21), color="#4C72B0")
-    ax.set_xlim(-0.1, 2.1)
+        sns.histplot(x=h, bins=np.linspace(0, top, 21), color=sns.color_palette(PALETTE)[0], ax=ax)
+    ax.set_xlim(-0.05 * top, 1.05 * top)
     ax.set_xlabel("ground-truth entropy (bits)")
     ax.set_ylabel("utterances")
     ax.set_title(title or f"Ambiguity of the ground truth (n = {len(h)})")

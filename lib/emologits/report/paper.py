@@ -1,4 +1,5 @@
-"""The paper's reported numbers, as data (Tables 1-3 exactly as printed).
+"""The paper's artefacts as data: its reported numbers (Tables 1-3 exactly as printed) and the spec
+of every table and figure a run produces (rows, metrics, caption, producing notebook).
 
 Each table maps the paper's row name (``Method``/``Prompting`` column) to its ``Type`` and values;
 ``nan`` where the paper prints "-" or leaves the cell empty. KL, BD and R^2 are means over utterances;
@@ -7,6 +8,12 @@ accuracy is in percent and F1 (weighted) a fraction, as printed in Table 3.
 from __future__ import annotations
 
 import math
+
+from emologits.artifacts import DistributionKey as Key
+from emologits.report import figures
+from emologits.report.spec import (
+    CONFIGURED, OTHER, GroundTruthFigure, InvalidReport, MetricTable, PredictionFigure, Row, RunPage,
+)
 
 NA = math.nan
 
@@ -39,3 +46,67 @@ PAPER_TABLE3: dict[str, dict[str, object]] = {
 PAPER_TABLE3_REFERENCES: tuple[str, ...] = (
     "Fine-Tuned LLM [28]", "LLM Few-Shot [15]", "LLM Zero-Shot [15]", "LLM Zero-Shot [29]",
 )
+
+
+# --------------------------------------------------------------------------------------------
+# the paper's artefacts (registered in emologits.report.spec.ARTEFACTS)
+# --------------------------------------------------------------------------------------------
+AMBIGUOUS, SINGLE = "ambiguous", "single"
+DIST_METRICS: tuple[str, ...] = ("kl", "bd", "r2")
+LABEL_METRICS: tuple[str, ...] = ("accuracy", "f1_weighted", "ua", "f1_macro")
+TOKEN_AMBIGUOUS = Key("token", AMBIGUOUS, "all", CONFIGURED)
+
+TABLE1 = MetricTable(
+    "table1", "Table 1: Performance for ambiguous SER", "04_token_extraction", DIST_METRICS,
+    rows=(Row("Zero-Shot [15]", "Baseline"),
+          Row("Text", "Proposed", Key("text", AMBIGUOUS)),
+          Row("Token-level", "Proposed", TOKEN_AMBIGUOUS),
+          Row("Token-level ({other})", "Extra", Key("token", AMBIGUOUS, "all", OTHER)),
+          Row("Label likelihood", "Extra", Key("likelihood", AMBIGUOUS))),
+    paper=PAPER_TABLE1, paper_metrics=DIST_METRICS)
+
+TABLE2 = MetricTable(
+    "table2", "Table 2: Impact of prompts for token-level analysis", "05_prompt_ablation", DIST_METRICS,
+    rows=(Row("Ambiguous", "Token-level", TOKEN_AMBIGUOUS),
+          Row("Single", "Token-level", Key("token", SINGLE, "all", CONFIGURED)),
+          Row("Ambiguous ({other})", "Extra", Key("token", AMBIGUOUS, "all", OTHER)),
+          Row("Single ({other})", "Extra", Key("token", SINGLE, "all", OTHER)),
+          Row("Ambiguous (label likelihood)", "Extra", Key("likelihood", AMBIGUOUS)),
+          Row("Single (label likelihood)", "Extra", Key("likelihood", SINGLE))),
+    paper=PAPER_TABLE2, paper_metrics=DIST_METRICS)
+
+FIGURE3 = MetricTable(
+    "figure3", "Figure 3: all generated tokens vs emotion-word tokens only", "06_token_subset_ablation",
+    DIST_METRICS,
+    rows=(Row("All generated tokens", "Token-level", TOKEN_AMBIGUOUS),
+          Row("Emotion-word tokens only", "Token-level", Key("token", AMBIGUOUS, "emotion", CONFIGURED))),
+    bars="figure3_token_subset")
+
+TABLE3 = MetricTable(
+    "table3", "Table 3: Performance of single emotion recognition", "07_single_label_eval", LABEL_METRICS,
+    rows=(*(Row(name, str(PAPER_TABLE3[name]["type"])) for name in PAPER_TABLE3_REFERENCES),
+          Row("Text (Single)", "Proposed", Key("text", SINGLE)),
+          Row("Text (Ambiguous)", "Proposed", Key("text", AMBIGUOUS)),
+          Row("Token-Level (Ambiguous)", "Proposed", TOKEN_AMBIGUOUS),
+          Row("Token-Level (Single)", "Proposed", Key("token", SINGLE, "all", CONFIGURED)),
+          Row("Label likelihood (Ambiguous)", "Extra", Key("likelihood", AMBIGUOUS)),
+          Row("Label likelihood (Single)", "Extra", Key("likelihood", SINGLE))),
+    paper=PAPER_TABLE3, paper_metrics=("accuracy", "f1_weighted"))
+
+RELIABILITY_TOKEN = PredictionFigure(
+    "reliability_token", "Reliability diagram (token level, {configured})", "04_token_extraction",
+    TOKEN_AMBIGUOUS, figures.reliability_diagram)
+CLASS_SCATTER_TOKEN = PredictionFigure(
+    "class_scatter_token", "Predicted vs true probability per class (token level, {configured})",
+    "04_token_extraction", TOKEN_AMBIGUOUS, figures.class_scatter)
+GROUND_TRUTH_ENTROPY = GroundTruthFigure(
+    "ground_truth_entropy", "Ground-truth ambiguity (entropy)", "01_data_prep", figures.entropy_histogram)
+INVALID_TEXT = InvalidReport(
+    "invalid_text", "Invalid text-level outputs per reason (omitted, sec. 5.1)", "03_text_extraction", "text")
+INVALID_TOKEN = InvalidReport(
+    "invalid_token", "Invalid token-level distributions per reason (eq. 2 as printed needs positive class logits)",
+    "04_token_extraction", "token", "all", "ratio")
+RUN_README = RunPage(
+    "readme", "The run's README: every table and figure, with provenance", "07_single_label_eval",
+    notes=("Token-level rows use eq. 2 with `{configured}` normalisation (config `evaluation.token_normalize`); "
+           "the `{other}` rows are reported beside them.",))

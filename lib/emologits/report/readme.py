@@ -60,7 +60,7 @@ def collect_provenance(repo_dir: str | os.PathLike | None = None, **extra: Any) 
     out: dict[str, Any] = {
         "git_commit": commit,
         "git_dirty": None if status is None else bool(status),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "platform": platform.platform(),
         "versions": versions,
     }
