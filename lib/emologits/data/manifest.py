@@ -11,8 +11,9 @@ set the ``gt_*`` columns are over (the same on every row; a manifest without the
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
