@@ -1,7 +1,8 @@
-"""The seven notebooks, executed by papermill on a small subset of the demo profile (issue #6 CI).
+"""The seven notebooks, executed by papermill on the full demo (150 utterances, about a minute).
 
 This trains the tiny-demo model once (cached under .cache/tiny-demo) and runs every notebook into a
-temporary output root; the assertions read the tables and figures the notebooks wrote.
+temporary output root; the assertions read the tables and figures the notebooks wrote, and compare
+them with the committed figures/demo/ (the demo's numbers are pinned there).
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from emologits.artifacts import NOTEBOOKS
 from emologits.config import load_config
 
 DEMO = PROJECT_ROOT / "configs" / "demo.yaml"
-CI_LIMIT = 24
+#: Utterances of the demo: the notebooks run on all of them, so the run can be compared with figures/demo/.
+N_DEMO = 150
+COMMITTED = PROJECT_ROOT / "figures" / "demo"
 
 
 def test_notebooks_are_thin_and_parameterised():
@@ -35,7 +38,7 @@ def test_notebooks_are_thin_and_parameterised():
 def demo_run(tmp_path_factory):
     from emologits.pipeline import run_notebooks
     out = tmp_path_factory.mktemp("ci_run")
-    run_notebooks(DEMO, output_root=out, limit=CI_LIMIT)
+    run_notebooks(DEMO, output_root=out)
     return load_config(DEMO, output_root=out)
 
 
@@ -68,7 +71,7 @@ def test_table1_has_the_papers_rows_columns_and_values(demo_run):
     assert t1.loc["Token-level", ["kl_paper", "bd_paper", "r2_paper"]].tolist() == [0.99, 0.47, 0.38]
     assert t1.loc["Zero-Shot [15]", ["bd_paper", "r2_paper"]].tolist() == [0.51, 0.51]
     ours = t1.loc[["Text", "Token-level", "Label likelihood"]]
-    assert (ours["n"] + ours["n_invalid"] == CI_LIMIT).all()
+    assert (ours["n"] + ours["n_invalid"] == N_DEMO).all()
     assert (ours["n"] > 0).all()
     _finite_in_range(ours["kl"], 0, 50)
     _finite_in_range(ours["bd"], 0, 50)
@@ -111,11 +114,11 @@ def test_run_readme_banner_figures_and_reports(demo_run):
         assert name in readme and (demo_run.figures_dir / name).exists(), name
     invalid = pd.read_csv(demo_run.run_dir / "reports" / "invalid_text__ambiguous.csv",
                           comment="#").set_index("reason")
-    assert invalid.loc["total", "count"] == CI_LIMIT
-    assert 0 <= invalid.loc["total_invalid", "count"] <= CI_LIMIT
+    assert invalid.loc["total", "count"] == N_DEMO
+    assert 0 <= invalid.loc["total_invalid", "count"] <= N_DEMO
     failures = readme.split("## Failures at inference", 1)[1].split("## Provenance", 1)[0]
     for label in ("inference ambiguous", "inference single", "likelihood ambiguous", "likelihood single"):
-        assert f"| `{label}` | {CI_LIMIT} | 0 | – |" in failures, failures
+        assert f"| `{label}` | {N_DEMO} | 0 | – |" in failures, failures
 
 
 @pytest.mark.notebooks
@@ -125,7 +128,7 @@ def test_executed_inference_notebook_keeps_a_short_summary_not_the_progress_bars
                       if o.get("output_type") == "stream")
     assert "%|" not in streams and "it/s]" not in streams, streams
     for label in ("inference ambiguous", "inference single", "likelihood ambiguous", "likelihood single"):
-        assert f"{label}: {CI_LIMIT}/{CI_LIMIT} utt in " in streams, streams
+        assert f"{label}: {N_DEMO}/{N_DEMO} utt in " in streams, streams
     assert len(streams.splitlines()) < 20, streams
 
 
@@ -182,3 +185,18 @@ def test_every_table_and_figure_of_the_demo_says_pipeline_check(demo_run):
             assert "PIPELINE CHECK" in Image.open(path).text.get("Description", ""), path.name
         else:
             assert b"PIPELINE CHECK" in path.read_bytes(), path.name
+
+
+@pytest.mark.notebooks
+def test_committed_demo_figures_equal_a_fresh_run(demo_run):
+    """figures/demo/ in the repository is what ./run_all.sh produces: the same table files with
+    exactly the same numbers, the same figures (by existence and size)."""
+    fresh = demo_run.figures_dir
+    committed = {p.name for p in COMMITTED.iterdir()}
+    assert committed == {p.name for p in fresh.iterdir()}
+    for name in sorted(n for n in committed if n.endswith(".csv")):
+        pd.testing.assert_frame_equal(pd.read_csv(COMMITTED / name, comment="#"), pd.read_csv(fresh / name, comment="#"),
+                                      check_exact=True, obj=name)
+    for name in sorted(n for n in committed if n.endswith((".md", ".tex", ".png", ".pdf"))):
+        size, new = (COMMITTED / name).stat().st_size, (fresh / name).stat().st_size
+        assert size > 0 and new / 3 < size < new * 3, (name, size, new)
