@@ -253,7 +253,7 @@ def test_too_many_failures_at_inference_stop_after_02_naming_the_reasons(tmp_pat
 
 def test_few_failures_go_on_and_are_counted_in_the_summary_and_readme(tmp_path, monkeypatch, capsys):
     from emologits.pipeline import main
-    from emologits.report import write_run_readme
+    from emologits.report.readme import write_run_readme
     cfg_path, ran = _pipeline_with_fake_inference(tmp_path, monkeypatch, n=100, n_bad=1)  # 1 %
     assert main([str(cfg_path)]) == 0
     assert ran == list(NOTEBOOKS)
