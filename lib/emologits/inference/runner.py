@@ -91,7 +91,7 @@ def read_run_manifest(cfg: Config) -> pd.DataFrame:
         raise DataError(f"{path} not found: build the manifest first with `python -m emologits prepare "
                         f"--dataset {data.get('dataset') or 'DATASET'} --root {data.get('root') or 'ROOT'} "
                         f"--out {path}` (or run notebooks/01_data_prep.ipynb)")
-    return read_manifest(path)
+    return read_manifest(path, emotion_set=emotion_set_of(cfg))
 
 
 def output_dir(run_dir: str | Path, prompt_id: str, method: str = "generate") -> Path:
