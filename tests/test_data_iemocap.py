@@ -159,6 +159,19 @@ def test_tmp_corpus_with_audio(tmp_path):
     assert selection_counts(root) == {"aer-llm": 2, "consensus": 2, "all-labels": 0}
 
 
+def test_transcripts_come_from_the_release_transcription_files(tmp_path):
+    utts = ["Ses01F_impro01_F000", "Ses01F_impro01_M000"]
+    root = _corpus(tmp_path / "IEMOCAP_full_release", {"Ses01F_impro01": utts})
+    assert prepare_manifest("iemocap", root)["transcript"].isna().all()  # no transcription files: null
+    folder = root / "Session1" / "dialog" / "transcriptions"
+    folder.mkdir(parents=True)
+    (folder / "Ses01F_impro01.txt").write_text(
+        "Ses01F_impro01_F000 [006.2901-008.2357]: Excuse me.\nM: [BREATHING]\n"
+        "Ses01F_impro01_M000 [007.5712-010.4750]:  Do you have your forms?\n")
+    df = prepare_manifest("iemocap", root)
+    assert df["transcript"].tolist() == ["Excuse me.", "Do you have your forms?"]
+
+
 @pytest.mark.parametrize("root_kind", ["absent", "no_sessions", "nested"])
 def test_wrong_root(tmp_path, root_kind):
     if root_kind == "absent":

@@ -269,6 +269,22 @@ def selection_counts(root: Path, utterances: list[Utterance] | None = None,
     return {name: sum(rule(u, s) is not None for u in utterances) for name, rule in _RULES.items()}
 
 
+#: A line of ``Session*/dialog/transcriptions/<dialog>.txt``: ``<utt_id> [start-end]: <text>``.
+_TRANSCRIPT_LINE = re.compile(r"^(Ses\w+)\s+\[[\d.]+\s*-\s*[\d.]+\]:\s?(.*)$")
+
+
+def read_transcripts(root: Path) -> dict[str, str]:
+    """utt_id -> the release's transcript (``Session*/dialog/transcriptions/*.txt``); empty when the
+    release's transcription files are absent. Lines without an utterance id are skipped."""
+    out: dict[str, str] = {}
+    for path in sorted(Path(root).glob("Session*/dialog/transcriptions/*.txt")):
+        for line in path.read_text(errors="replace").splitlines():
+            match = _TRANSCRIPT_LINE.match(line.strip())
+            if match:
+                out[match.group(1)] = match.group(2).strip()
+    return out
+
+
 def audio_path(root: Path, utt: Utterance) -> Path:
     """Where the release keeps an utterance's audio."""
     return Path(root) / f"Session{utt.session}" / "sentences" / "wav" / utt.dialog / f"{utt.utt_id}.wav"
@@ -290,6 +306,7 @@ def prepare_iemocap(root: Path, *, selection: str | None = None, labels_only: bo
     s = _SetLabels.of(emotion_set)
     root = Path(root).expanduser().resolve()
     utterances = read_utterances(root) if utterances is None else utterances
+    transcripts = read_transcripts(root)
     rows, missing = [], []
     for utt in utterances:
         counts = rule(utt, s)
@@ -305,7 +322,7 @@ def prepare_iemocap(root: Path, *, selection: str | None = None, labels_only: bo
             "annotations": json.dumps({f"C-{rater}": labels for rater, labels in utt.evaluations}),
             "selection": selection, "session": utt.session, "dialog": utt.dialog,
             "speaker": utt.speaker, "start_s": utt.start_s, "end_s": utt.end_s,
-            "consensus": utt.consensus,
+            "consensus": utt.consensus, "transcript": transcripts.get(utt.utt_id),
         })
     return finish_manifest(rows, missing, labels_only=labels_only, source=root,
                            rule=f"selection rule {selection!r}", emotion_set=emotion_set)

@@ -43,7 +43,7 @@ ANNOTATIONS_COLUMN = "annotations"
 #: Extra columns written by every loader (null where a data set has no such thing).
 EXTRA_COLUMNS: tuple[str, ...] = (
     ANNOTATIONS_COLUMN, "selection", "session", "dialog", "speaker", "start_s", "end_s", "consensus",
-    EMOTION_SET_COLUMN)
+    "transcript", EMOTION_SET_COLUMN)
 
 #: Every column of a paper4 manifest.
 ALL_COLUMNS: tuple[str, ...] = MANIFEST_COLUMNS + EXTRA_COLUMNS
@@ -105,7 +105,7 @@ def finish_manifest(rows: list[dict[str, Any]], missing: list[Path], *, labels_o
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     for col in ("utt_id", "dataset", "audio_path", "label", ANNOTATIONS_COLUMN, "selection",
-                "dialog", "speaker", "consensus", EMOTION_SET_COLUMN):
+                "dialog", "speaker", "consensus", "transcript", EMOTION_SET_COLUMN):
         if col in df:
             df[col] = df[col].astype(object).where(df[col].notna(), None)
     if "session" in df:
