@@ -438,3 +438,14 @@ def test_too_few_results_from_a_batch_are_retried_one_at_a_time(tmp_path):
     [rec] = expected.generate([audio], prompt.text, tracked_token_ids(expected.tokenizer),
                               GenerationSettings.from_config(cfg.generation))
     assert records["text"][2] == rec.text  # each utterance keeps its own record
+
+
+def test_the_limit_subset_is_nested_seeded_and_in_manifest_order():
+    manifest = pd.DataFrame({"utt_id": [f"u{i:03d}" for i in range(50)]})
+    small, large = (subset_manifest(manifest, n, seed=3)["utt_id"].tolist() for n in (7, 20))
+    assert set(small) <= set(large) and small == sorted(small) and len(large) == 20
+    assert subset_manifest(manifest, 7, seed=3)["utt_id"].tolist() == small  # deterministic
+    assert subset_manifest(manifest, 7, seed=4)["utt_id"].tolist() != small
+    assert len(subset_manifest(manifest, 0)) == 50 and len(subset_manifest(manifest, 99)) == 50
+    with pytest.raises(ConfigError, match="limit must be >= 1"):
+        subset_manifest(manifest, -3)

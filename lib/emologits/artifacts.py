@@ -187,7 +187,12 @@ def token_normalizations(cfg: Config) -> tuple[str, str]:
 def subset_manifest(manifest: pd.DataFrame, limit: int | None, seed: int = 0) -> pd.DataFrame:
     """The ``--limit`` subset: ``limit`` utterances drawn with ``seed``, kept in manifest order
     (None or 0: all). Nested: the subset for N is contained in the subset for any larger N (the
-    first N of one seeded permutation), so growing a limit only adds utterances."""
+    first N of one seeded permutation), so growing a limit only adds utterances. A negative
+    ``limit`` is a ConfigError."""
+    if limit is not None and int(limit) < 0:
+        from emologits.errors import ConfigError
+
+        raise ConfigError(f"limit must be >= 1 (or 0 / None for all utterances), got {limit}")
     if not limit or limit >= len(manifest):
         return manifest.reset_index(drop=True)
     chosen = np.sort(np.random.default_rng(seed).permutation(len(manifest))[: int(limit)])
