@@ -159,3 +159,14 @@ def test_build_from_a_config_and_a_missing_table_names_its_notebook(tmp_path):
         build_artefact("figure3", session)
     with pytest.raises(Exception, match="unknown artefact 'tabel1'.*did you mean 'table1'"):
         build_artefact("tabel1", session)
+
+
+def test_without_likelihood_in_pipeline_methods_its_rows_and_tables_are_left_out(tmp_path):
+    session = _session(tmp_path, "softmax")
+    session.cfg.pipeline["methods"] = ["generate"]
+    names = {k.name for k in distribution_keys(session, "04_token_extraction")}
+    assert names == {f"token__{p}__all__{v}" for p in ("ambiguous", "single") for v in ("ratio", "softmax")}
+    table1 = build_artefact("table1", session).table
+    assert "Label likelihood" not in set(table1["method"]) and "Token-level" in set(table1["method"])
+    session.cfg.pipeline["methods"] = ["generate", "likelihood"]
+    assert "Label likelihood" in set(build_artefact("table1", session).table["method"])

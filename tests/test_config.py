@@ -85,6 +85,9 @@ def test_unknown_key_names_file_dotted_path_and_closest_key(tmp_path, text, line
     ("prompts: {ids: []}", "prompts.ids: must hold at least 1 item(s) (got [])"),
     ("prompts: {ids: [ambiguous, 3]}", "prompts.ids[1]: must be a valid string (got 3)"),
     ("pipeline: {max_failed_fraction: 1.5}", "pipeline.max_failed_fraction: must be less than or equal to 1 (got 1.5)"),
+    ("pipeline: {methods: [generate, likelihod]}",
+     "pipeline.methods: unknown method 'likelihod' (did you mean 'likelihood'?)"),
+    ("pipeline: {methods: [likelihood]}", "pipeline.methods: must include 'generate'"),
     ("pipeline_check: 1", "pipeline_check: must be a valid boolean (got 1)"),
     ("data: 3", "data: must be a mapping (got 3)"),
 ])
@@ -143,7 +146,7 @@ def test_shipped_configs_load_with_every_default_filled(path):
     for section in SECTIONS:
         fields = ConfigSchema.model_fields[section].annotation.model_fields
         assert set(full[section]) == set(fields), section
-    assert cfg.pipeline == {"max_failed_fraction": 0.05}
+    assert cfg.pipeline == {"methods": ["generate", "likelihood"], "max_failed_fraction": 0.05}
     from emologits.sfm import backend_class
     options_model = backend_class(cfg.model["backend"]).options_model
     assert set(cfg.model["options"]) == set(options_model.model_fields)
@@ -164,7 +167,7 @@ def test_defaults_come_from_the_schema(tmp_path):
     assert cfg.prompts == {"file": "prompts/prompts.yaml", "ids": ["ambiguous", "single"]}
     assert cfg.data == {"dataset": None, "root": None, "selection": None, "limit": None, "emotion_set": "paper4",
                         "options": {}}
-    assert cfg.as_dict()["pipeline"] == {"max_failed_fraction": 0.05}
+    assert cfg.as_dict()["pipeline"] == {"methods": ["generate", "likelihood"], "max_failed_fraction": 0.05}
 
 
 def test_a_user_backend_without_options_model_takes_any_options(tmp_path):

@@ -98,7 +98,12 @@ def test_a_terminal_without_a_window_size_still_shows_the_bar(monkeypatch, capsy
         monkeypatch.setenv(PROGRESS_ENV, "stderr")
         _work(3)
         sys.stderr.close()
-        written = os.read(master, 65536).decode()
+        import select
+
+        chunks = []  # a pty hands its output over in pieces: read until it stays quiet
+        while select.select([master], [], [], 0.5)[0]:
+            chunks.append(os.read(master, 65536))
+        written = b"".join(chunks).decode()
     finally:
         os.close(master)
         os.close(slave)

@@ -111,6 +111,11 @@ class DistributionKey:
         """The notebook that writes this table."""
         return PRODUCERS[(self.method, self.steps)]
 
+    @property
+    def inference_method(self) -> str:
+        """The inference method whose records it is extracted from (``pipeline.methods``)."""
+        return "likelihood" if self.method == "likelihood" else "generate"
+
     @classmethod
     def parse(cls, name: str) -> DistributionKey:
         """The key of a table name (``text__single``, ``token__ambiguous__emotion__softmax``)."""

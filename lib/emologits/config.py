@@ -91,10 +91,30 @@ class EvaluationSection(StrictModel):
 
 
 class PipelineSection(StrictModel):
-    """``pipeline``: when a run counts as done."""
+    """``pipeline``: what notebook 02 runs, and when a run counts as done."""
 
+    #: Inference methods run for every prompt (``emologits.inference.METHODS``): ``generate`` (text +
+    #: token level, always needed) and ``likelihood`` (label likelihood; its table rows are skipped
+    #: without it).
+    methods: Annotated[list[str], Field(min_length=1)] = Field(default_factory=lambda: ["generate", "likelihood"])
     #: Largest fraction of failed utterances (per prompt) a run may have and still count as complete.
     max_failed_fraction: Annotated[float, Field(ge=0, le=1)] = 0.05
+
+    @field_validator("methods")
+    @classmethod
+    def _methods(cls, value: list[str]) -> list[str]:
+        from emologits.inference.methods import METHODS
+
+        for name in value:
+            try:
+                METHODS.get(name)
+            except ConfigError as exc:  # reported with the dotted path, like every schema problem
+                raise ValueError(str(exc)) from None
+        if "generate" not in value:
+            raise ValueError("must include 'generate' (the text and token levels come from it)")
+        if len(set(value)) != len(value):
+            raise ValueError("names a method twice")
+        return value
 
 
 class ConfigSchema(StrictModel):

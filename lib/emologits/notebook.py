@@ -21,6 +21,7 @@ import pandas as pd
 from emologits import artifacts
 from emologits.artifacts import DistributionKey
 from emologits.config import Config, load_config
+from emologits.emotions import EmotionSet
 from emologits.metrics import EvaluationResult, evaluate_predictions
 from emologits.report.stamp import pipeline_check_stamp
 
@@ -58,7 +59,8 @@ class Session:
         """The run's manifest (notebook 01's output)."""
         from emologits.data import read_manifest
 
-        return read_manifest(artifacts.require(artifacts.manifest_path(self.cfg), produced_by="01_data_prep"))
+        return read_manifest(artifacts.require(artifacts.manifest_path(self.cfg), produced_by="01_data_prep"),
+                             emotion_set=self.emotion_set)
 
     @cached_property
     def prompts(self) -> dict[str, Any]:
@@ -66,6 +68,13 @@ class Session:
         from emologits.prompts import load_prompts
 
         return load_prompts(self.cfg.resolve(self.cfg.prompts["file"]))
+
+    @cached_property
+    def emotion_set(self) -> EmotionSet:
+        """The run's emotion set (``data.emotion_set``: a shipped name or a set file)."""
+        from emologits.inference import emotion_set_of
+
+        return emotion_set_of(self.cfg)
 
     @property
     def normalizations(self) -> tuple[str, str]:
@@ -85,6 +94,10 @@ class Session:
     def key(self, key: DistributionKey) -> DistributionKey:
         """``key`` with a ``{configured}`` / ``{other}`` normalisation filled in."""
         return key if key.normalize is None else replace(key, normalize=self.fill(key.normalize))
+
+    def configured(self, key: DistributionKey) -> bool:
+        """Whether the run computes ``key``'s records (its inference method is in ``pipeline.methods``)."""
+        return key.inference_method in self.cfg.pipeline["methods"]
 
     def distributions(self, key: DistributionKey) -> pd.DataFrame:
         """A distribution table of the run (a missing one names the notebook that writes it)."""

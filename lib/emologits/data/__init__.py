@@ -126,3 +126,8 @@ def selection_counts_for(dataset: str | DatasetSpec, root: Path,
     from the labels alone (no audio, nothing generated)."""
     spec = dataset_spec(dataset)
     return spec.rule_counts(Path(root).expanduser(), emotion_set=spec.emotion_set(emotion_set))
+
+
+from emologits.data.run import prepare_run_manifest  # noqa: E402  (uses the names above)
+
+__all__ += ["prepare_run_manifest"]

@@ -17,9 +17,9 @@ from emologits.inference.methods import (EXTRA_COLUMNS, METHOD_DIRS, METHODS, RE
 from emologits.inference.provenance import package_versions
 from emologits.inference.runner import (PART_BATCHES, RunOutcome, emotion_set_of, failure_examples,
                                             load_records, output_dir, parse_shard, read_run_manifest,
-                                            run_inference, run_prompt, summarize_parts)
+                                            run_configured, run_inference, run_prompt, summarize_parts)
 
 __all__ = ["EXIT_SOME_FAILED", "EXTRA_COLUMNS", "METHODS", "METHOD_DIRS", "PART_BATCHES", "RECORD_COLUMNS", "GenerateMethod",
            "LikelihoodMethod", "Method", "RunOutcome", "add_arguments", "emotion_set_of", "failure_examples",
            "generate_batch", "likelihood_batch", "load_records", "main", "output_dir", "package_versions",
-           "parse_shard", "read_run_manifest", "run_inference", "run_prompt", "summarize_parts", "token_ids_for"]
+           "parse_shard", "read_run_manifest", "run_configured", "run_inference", "run_prompt", "summarize_parts", "token_ids_for"]

@@ -274,6 +274,24 @@ def run_prompt(cfg: Config, prompt_id: str, *, limit: int | None = None,
     return RunOutcome(out_dir, summarize_parts(out_dir, my_ids), failure_examples(out_dir, my_ids))
 
 
+def run_configured(cfg: Config, *, backend: SFMBackend | None = None, progress: bool = True) -> pd.DataFrame:
+    """Notebook 02: every prompt of ``prompts.ids`` with every method of ``pipeline.methods``
+    (resumable; the back-end is loaded once). Returns one row per prompt and method: utterances,
+    ok, failed, failures by reason, model-seconds."""
+    backend = backend or _load_backend(cfg, _distributed_state(cfg.model))
+    rows = []
+    for prompt_id in cfg.prompts["ids"]:
+        for method in cfg.pipeline["methods"]:
+            out = run_prompt(cfg, prompt_id, method=method, backend=backend, progress=progress).out_dir
+            records, info = load_records(cfg.run_dir, prompt_id, method=method)
+            reasons = info["summary"]["failures_by_reason"]
+            rows.append({"prompt": prompt_id, "method": method, "utterances": len(records),
+                         "ok": int((records["status"] == "ok").sum()), "failed": int((records["status"] != "ok").sum()),
+                         "failed by reason": ", ".join(f"{r}={n}" for r, n in reasons.items()),
+                         "seconds": float(records["seconds"].sum()), "records": str(out)})
+    return pd.DataFrame(rows)
+
+
 def summarize_parts(out_dir: str | Path, expected_ids: Sequence[str] | None = None) -> dict[str, Any]:
     """Counts over each utterance's newest record on disk: done, ok, failed by reason. With
     ``expected_ids``, only those utterances count, and ``n_expected``/``complete`` say how many of
@@ -357,4 +375,4 @@ def load_records(run_dir: str | Path, prompt_id: str, method: str = "generate") 
 
 
 __all__ = ["PART_BATCHES", "RunOutcome", "emotion_set_of", "failure_examples", "load_records", "output_dir",
-           "parse_shard", "read_run_manifest", "run_inference", "run_prompt", "summarize_parts"]
+           "parse_shard", "read_run_manifest", "run_configured", "run_inference", "run_prompt", "summarize_parts"]

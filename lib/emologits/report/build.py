@@ -29,7 +29,13 @@ def _text(session: Session, key: DistributionKey) -> pd.DataFrame:
     from emologits.inference import load_records
 
     records, info = load_records(session.run_dir, key.prompt)
-    return text_distributions(records, session.prompts[key.prompt].kind, info.get("emotion_set"))
+    emotion_set = session.emotion_set
+    if info.get("emotion_set", "paper4") != emotion_set.name:
+        from emologits.errors import ConfigError
+
+        raise ConfigError(f"{session.run_dir}: the {key.prompt!r} records were made over the emotion set "
+                          f"{info.get('emotion_set')!r}, the config names {emotion_set.name!r} (data.emotion_set)")
+    return text_distributions(records, session.prompts[key.prompt].kind, emotion_set)
 
 
 def _token(session: Session, key: DistributionKey) -> pd.DataFrame:
@@ -68,7 +74,9 @@ def distribution_keys(session: Session, notebook: str) -> list[DistributionKey]:
             for p in session.cfg.prompts["ids"] for k in PER_PROMPT]
     for name in ARTEFACTS:
         keys += ARTEFACTS.get(name).inputs(session)
-    return list(dict.fromkeys(k for k in keys if k.producing_notebook == notebook))
+    prompts = set(session.cfg.prompts["ids"])
+    return list(dict.fromkeys(k for k in keys if k.producing_notebook == notebook and session.configured(k)
+                              and k.prompt in prompts))
 
 
 def build_distributions(session: Session, keys: DistributionKey | Iterable[DistributionKey]) -> pd.DataFrame:

@@ -93,7 +93,7 @@ class MetricTable:
     bars: str | None = None
 
     def inputs(self, session: Session) -> list[DistributionKey]:
-        return [session.key(r.key) for r in self.rows if r.key is not None]
+        return [session.key(r.key) for r in self.rows if r.key is not None and session.configured(r.key)]
 
     def outputs(self, session: Session) -> dict[str, list[Path]]:
         """README sections: the table (its Markdown file) and the bar chart."""
@@ -109,6 +109,8 @@ class MetricTable:
 
         rows = []
         for r in self.rows:
+            if r.key is not None and not session.configured(r.key):
+                continue  # e.g. label likelihood when pipeline.methods leaves it out
             method = session.fill(r.method)
             result = None if r.key is None else session.evaluate(session.key(r.key), self.metrics)
             rows.append(TableRow(r.type, method, result, self.paper.get(method)))
