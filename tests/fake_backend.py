@@ -61,7 +61,7 @@ class FakeBackend(SFMBackend):
         self.batch_sizes: list[int] = []  # sizes of the batches generate() saw (for tests)
 
     @classmethod
-    def from_config(cls, model: dict[str, Any], *, project_root: Any = None) -> "FakeBackend":
+    def from_config(cls, model: dict[str, Any], *, project_root: Any = None) -> FakeBackend:
         return cls(model.get("options") or {})
 
     def _text(self, audio: np.ndarray, prompt: str) -> str:

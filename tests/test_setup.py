@@ -15,11 +15,11 @@ from emologits.prompts import load_prompts
 
 
 def _pins(lines):
-    return {re.split("==", l)[0].lower(): l.split("==")[1] for l in lines if "==" in l}
+    return {re.split("==", line)[0].lower(): line.split("==")[1] for line in lines if "==" in line}
 
 
 def test_environment_yml_pins_equal_requirements():
-    req = [l.split("#")[0].strip() for l in (PROJECT_ROOT / "requirements.txt").read_text().splitlines()]
+    req = [line.split("#")[0].strip() for line in (PROJECT_ROOT / "requirements.txt").read_text().splitlines()]
     env = yaml.safe_load((PROJECT_ROOT / "environment.yml").read_text())
     pip_list = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
     assert _pins(req) == _pins(pip_list)

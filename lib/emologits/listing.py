@@ -23,7 +23,7 @@ DEFAULT_PROMPTS = Path(__file__).resolve().parents[2] / "prompts" / "prompts.yam
 def registered(prompts_file: str | Path | None = None) -> dict[str, dict[str, str]]:
     """kind -> {name: description} for every registry, the shipped emotion sets and the prompts."""
     from emologits.emotions import get_emotion_set, shipped_emotion_sets
-    from emologits.prompts import load_prompts
+    from emologits.prompts import describe_prompts
 
     out: dict[str, dict[str, str]] = {}
     for kind, target in REGISTRIES.items():
@@ -32,8 +32,7 @@ def registered(prompts_file: str | Path | None = None) -> dict[str, dict[str, st
     out["emotion sets"] = {name: get_emotion_set(name).description for name in shipped_emotion_sets()}
     path = Path(prompts_file) if prompts_file else DEFAULT_PROMPTS
     if path.is_file():
-        out[f"prompts ({path.name})"] = {pid: f"[{p.kind}] {p.source or 'ours'}: {p.text[:70]}…"
-                                         for pid, p in load_prompts(path).items()}
+        out[f"prompts ({path.name})"] = describe_prompts(path)
     return out
 
 

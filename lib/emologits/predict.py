@@ -28,6 +28,7 @@ from emologits.config import Config, load_config
 from emologits.emotions import EMOTIONS
 from emologits.errors import DataError
 from emologits.prompts import get_prompt
+from emologits.sfm.base import SFMBackend
 from emologits.report.stamp import PIPELINE_CHECK_STAMP, is_pipeline_check
 
 #: Output formats of ``predict``.
@@ -62,7 +63,7 @@ def check_audio_files(audio_paths: Sequence[str | Path]) -> None:
 
 
 def predict_files(cfg: Config, audio_paths: Sequence[str | Path], prompt_id: str | None = None, *,
-                  backend: Any = None, too_long: str = "truncate") -> list[dict[str, Any]]:
+                  backend: SFMBackend | None = None, too_long: str = "truncate") -> list[dict[str, Any]]:
     """One result dict per file: ``file, prompt, status, error, error_message, text, text_level,
     token_level, token_level_softmax, truncated, pipeline_check, note`` (distributions as
     ``{"probs", "reason"}``; ``note`` is the pipeline-check stamp for the demo model, else None).

@@ -96,7 +96,7 @@ def _vocabulary(emotion_set: EmotionSet | str | None) -> _Vocabulary:
     return _Vocabulary(es.names, es.synonyms(), es.other_words())
 
 
-def _normalise(text: str) -> str:
+def _normalize(text: str) -> str:
     """Lower case; markdown emphasis/headers/code marks to spaces; percent and dash variants unified;
     :data:`LABEL_PHRASES` to their word."""
     text = text.lower().replace("\u00a0", " ").replace("％", "%").replace("−", "-")
@@ -142,7 +142,7 @@ def _parse_distribution(text: str | None, vocab: _Vocabulary) -> ParsedDistribut
     if _is_missing(text):
         return ParsedDistribution(None, "empty")
     synonyms = vocab.synonyms
-    norm = _normalise(str(text))
+    norm = _normalize(str(text))
     label_first = _pairs(_LABEL_FIRST, norm)
     number_first = _pairs(_NUMBER_FIRST, norm)
     pairs = number_first if _known(number_first, synonyms) > _known(label_first, synonyms) else label_first
@@ -204,7 +204,7 @@ def parse_single_label(text: str | None, emotion_set: EmotionSet | str | None = 
 def _parse_single_label(text: str | None, vocab: _Vocabulary) -> ParsedLabel:
     if _is_missing(text):
         return ParsedLabel(None, "empty")
-    norm = _normalise(str(text))
+    norm = _normalize(str(text))
     named = _named_classes(norm, vocab.synonyms)
     if not named:
         if any(w in vocab.other - _GENERIC for w in _affirmed_words(norm)):

@@ -9,7 +9,6 @@ numbers are never the paper's.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import importlib.metadata
 import json
 import os
@@ -347,11 +346,9 @@ def ensure_tiny_demo(out_dir: str | Path, settings: TinyDemoSettings, *, progres
     if stamp_matches(out_dir, settings):
         return out_dir
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(out_dir.parent / f".{out_dir.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not stamp_matches(out_dir, settings):
-                train_tiny_demo(out_dir, settings, progress=progress)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    from filelock import FileLock
+
+    with FileLock(str(out_dir.parent / f".{out_dir.name}.lock")):
+        if not stamp_matches(out_dir, settings):
+            train_tiny_demo(out_dir, settings, progress=progress)
     return out_dir
