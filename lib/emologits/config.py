@@ -59,6 +59,11 @@ class ModelSection(StrictModel):
     dtype: Literal[DTYPES] = "auto"  # type: ignore[valid-type]
     device: str = "auto"
     batch_size: Annotated[int, Field(ge=1)] = 8
+    #: ``float32``: the output projection (LM head) runs in float32, so eq. 2 and the class softmax
+    #: read unquantised logits; None: the model's dtype (bf16 logits step by 0.125 at 16-32).
+    logits_dtype: Literal["float32"] | None = None
+    #: Run code shipped with a checkpoint (families not in transformers); refused unless true.
+    trust_remote_code: bool = False
     #: Per back-end (its ``options_model``); checked against ``backend``'s schema.
     options: dict[str, Any] = Field(default_factory=dict)
 
