@@ -301,7 +301,7 @@ def test_reliability_bins():
 
 # ------------------------------------------------------------------ registry, any emotion set
 def test_every_registered_metric_declares_itself():
-    assert M.METRICS.names() == ["kl", "bd", "r2", "js", "accuracy", "f1_weighted", "ua", "f1_macro"]
+    assert M.METRICS.names() == ["kl", "bd", "r2", "js", "accuracy", "f1_weighted", "ua", "f1_macro", "ece", "nll", "brier"]
     for name in M.METRICS:
         m = M.METRICS.get(name)
         assert m.name == name and m.inputs in ("distributions", "labels") and m.conventions[0].name == "paper"

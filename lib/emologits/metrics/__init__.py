@@ -3,7 +3,8 @@
 * :mod:`emologits.metrics.functions` -- the functions, ``f(truth, pred)`` on ``(n, N)`` arrays over
   any emotion set (KL, BD, R², JS, entropy; argmax labels, accuracy, UA, F1; reliability bins).
 * :mod:`emologits.metrics.spec` -- :class:`Metric` (name, label, direction, level, conventions)
-  and the ``METRICS`` registry; :mod:`emologits.metrics.builtin` the paper's metrics.
+  and the ``METRICS`` registry; :mod:`emologits.metrics.builtin` the paper's metrics;
+  :mod:`emologits.metrics.probabilistic` ECE, soft-label NLL and Brier (beyond the paper).
 * :mod:`emologits.metrics.evaluate` -- bootstrap CIs and :func:`evaluate_predictions` ->
   :class:`EvaluationResult` (what the paper's artefacts call).
 
@@ -23,10 +24,11 @@ from emologits.metrics.functions import (
     accuracy, argmax_labels, bhattacharyya_coefficient, bhattacharyya_distance, class_names, entropy, f1_score,
     js_distance, kl_divergence, r2_score, reliability_bins, squared_pearson, tie_order, unweighted_accuracy,
 )
+from emologits.metrics.probabilistic import ECE_BINS, NLL_EPS, brier_score, expected_calibration_error, soft_nll
 from emologits.metrics.spec import METRICS, Convention, Metric
 
 __all__ = [
-    "BD_EPS", "BootstrapCI", "Convention", "EvaluationResult", "F1_AVERAGES", "KL_CONVENTIONS", "KL_EPS",
+    "BD_EPS", "BootstrapCI", "ECE_BINS", "NLL_EPS", "brier_score", "expected_calibration_error", "soft_nll", "Convention", "EvaluationResult", "F1_AVERAGES", "KL_CONVENTIONS", "KL_EPS",
     "METRICS", "Metric", "MetricValue", "PAPER_TIE_ORDER", "R2_CONVENTIONS", "R2_EPS", "TIE_CONVENTIONS",
     "accuracy", "argmax_labels", "bhattacharyya_coefficient", "bhattacharyya_distance", "bootstrap_ci",
     "class_names", "entropy", "evaluate_distributions", "evaluate_labels", "evaluate_predictions", "f1_score",

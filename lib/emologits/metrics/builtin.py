@@ -1,4 +1,5 @@
-"""The paper's metrics (sec. 4.2) and the two extras (JS, UA, macro F1) as :class:`Metric` specs.
+"""The paper's metrics (sec. 4.2), the extras (JS, UA, macro F1) and the calibration metrics (ECE,
+soft-label NLL, Brier) as :class:`Metric` specs.
 
 Conventions as documented in docs/conventions.md; the first of each is the default ("paper").
 """
@@ -10,6 +11,7 @@ from emologits.metrics.functions import (
     accuracy_from_confusion, bhattacharyya_distance, f1_from_confusion, js_distance, kl_divergence,
     r2_score, squared_pearson, ua_from_confusion,
 )
+from emologits.metrics.probabilistic import brier_score, expected_calibration_error, soft_nll
 from emologits.metrics.spec import Convention, Metric
 
 KL = Metric(
@@ -40,3 +42,14 @@ UA = Metric("ua", "UA (%) ↑", higher_is_better=True, inputs="labels", percent=
 F1_MACRO = Metric("f1_macro", "F1 (macro) ↑", higher_is_better=True, inputs="labels",
                   conventions=(Convention("paper", partial(f1_from_confusion, average="macro"), level="corpus"),),
                   description="macro F1")
+
+# beyond the paper: calibration and proper scores (emologits.metrics.probabilistic)
+ECE = Metric("ece", "ECE ↓", higher_is_better=False, inputs="distributions",
+             conventions=(Convention("paper", expected_calibration_error, level="corpus"),),
+             description="top-label expected calibration error vs the majority class (AER-LLM: 5 bins)")
+NLL = Metric("nll", "NLL ↓", higher_is_better=False, inputs="distributions",
+             conventions=(Convention("paper", soft_nll),),
+             description="cross-entropy of the soft labels H(truth, pred), nats, mean over utterances")
+BRIER = Metric("brier", "Brier ↓", higher_is_better=False, inputs="distributions",
+               conventions=(Convention("paper", brier_score),),
+               description="multi-class Brier score against the soft labels, mean over utterances")

@@ -94,5 +94,8 @@ METRICS.register_lazy("accuracy", "emologits.metrics.builtin:ACCURACY", "accurac
 METRICS.register_lazy("f1_weighted", "emologits.metrics.builtin:F1_WEIGHTED", "F1 weighted by support vs the majority label, higher is better")
 METRICS.register_lazy("ua", "emologits.metrics.builtin:UA", "unweighted accuracy (mean per-class recall; tables: percent), higher is better")
 METRICS.register_lazy("f1_macro", "emologits.metrics.builtin:F1_MACRO", "macro F1 over classes seen in truth or prediction, higher is better")
+METRICS.register_lazy("ece", "emologits.metrics.builtin:ECE", "top-label expected calibration error vs the majority class (paper: AER-LLM's 5 bins (lower, upper], its argmax), lower is better")
+METRICS.register_lazy("nll", "emologits.metrics.builtin:NLL", "soft-label negative log-likelihood H(truth, pred) + 1e-12 inside the log, nats, lower is better")
+METRICS.register_lazy("brier", "emologits.metrics.builtin:BRIER", "multi-class Brier score sum_k (pred_k - truth_k)^2 against the soft labels, lower is better")
 
 __all__ = ["METRICS", "Convention", "Inputs", "Level", "Metric"]
