@@ -197,7 +197,7 @@ def test_bootstrap_ci_resamples_arrays_jointly():
 def test_evaluate_distributions_values_and_shared_resamples():
     truth, pred = _random_pairs()
     res = M.evaluate_distributions(truth, pred, n_boot=300, seed=5)
-    assert res.n == len(truth) and set(res.values) == {"kl", "bd", "r2", "js"}
+    assert res.n == len(truth) and set(res.values) == {"kl", "bd", "r2", "js", "ece", "nll", "brier"}
     assert res["kl"].value == pytest.approx(M.kl_divergence(truth, pred).mean())
     assert res["bd"].value == pytest.approx(M.bhattacharyya_distance(truth, pred).mean())
     assert res["r2"].value == pytest.approx(M.r2_score(truth, pred))
