@@ -211,7 +211,8 @@ def test_evaluate_distributions_values_and_shared_resamples():
     assert set(only.values) == {"bd"} and only["bd"] == res["bd"]  # the same resamples, whatever the list
 
     alt = M.evaluate_distributions(truth, pred, conventions={"kl": "textbook", "r2": "sklearn"}, n_boot=50)
-    assert alt.conventions == {"kl": "textbook", "bd": "paper", "r2": "sklearn", "js": "paper"}
+    assert alt.conventions == {"kl": "textbook", "bd": "paper", "r2": "sklearn", "js": "paper",
+                               "ece": "paper", "nll": "paper", "brier": "paper"}
     assert alt["r2"].value == pytest.approx(skm.r2_score(truth, pred))
     boots = [skm.r2_score(truth[i], pred[i]) for i in np.random.default_rng(0).integers(0, len(truth), (50, len(truth)))]
     assert alt["r2"].ci_low == pytest.approx(np.quantile(boots, 0.025, method="inverted_cdf"))  # corpus level
