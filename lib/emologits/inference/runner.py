@@ -33,7 +33,7 @@ from emologits.config import Config
 from emologits.data import read_manifest
 from emologits.emotions import EmotionSet, get_emotion_set
 from emologits.errors import ConfigError, DataError
-from emologits.inference.methods import METHODS, RECORD_COLUMNS
+from emologits.inference.methods import METHODS, RECORD_COLUMNS, Method
 from emologits.inference.provenance import check_or_write_info, git_commit, package_versions, write_json
 from emologits.inference.store import block_lock, read_latest, write_part
 from emologits.progress import progress_bar
@@ -152,6 +152,87 @@ def run_inference(cfg: Config, prompt_id: str, **kwargs: Any) -> Path:
     return run_prompt(cfg, prompt_id, **kwargs).out_dir
 
 
+@dataclass(frozen=True)
+class _Work:
+    """The manifest as the runner sees it: ids, resolved audio paths, which utterances are requested
+    (``--limit``) and the per-utterance inputs the back-end asks for."""
+
+    utt_ids: list[str]
+    audio_paths: list[str | None]
+    requested: list[bool]
+    inputs: dict[str, list[Any]]
+
+    def batch(self, idx: Sequence[int]) -> tuple[list[str], list[str | None], dict[str, list[Any]]]:
+        return ([self.utt_ids[i] for i in idx], [self.audio_paths[i] for i in idx],
+                {kw: [values[i] for i in idx] for kw, values in self.inputs.items()})
+
+
+def _work(cfg: Config, manifest: pd.DataFrame, limit: int | None, backend: SFMBackend) -> _Work:
+    missing = {"utt_id", "audio_path"} - set(manifest.columns)
+    if missing:
+        raise DataError(f"manifest lacks column(s) {sorted(missing)}")
+    utt_ids = [str(u) for u in manifest["utt_id"]]
+    if len(set(utt_ids)) != len(utt_ids):
+        raise DataError("manifest has duplicate utt_id values; each utterance must appear once")
+    chosen = set(subset_manifest(manifest, limit, seed=int(cfg.evaluation.get("seed", 0)))["utt_id"].astype(str))
+    return _Work(utt_ids, [None if p is None or pd.isna(p) else str(cfg.resolve(p)) for p in manifest["audio_path"]],
+                 [u in chosen for u in utt_ids], _manifest_inputs(backend, manifest))
+
+
+def _run_info(cfg: Config, runner: Method, work: _Work, *, limit: int | None, retry_failed: bool,
+              batch_size: int, part_size: int, too_long: str, workers: tuple[int, int]) -> dict[str, Any]:
+    """``run.json``: provenance, the settings fingerprint's fields and what this invocation asked for."""
+    backend, prompt, ids = runner.backend, runner.prompt, work.utt_ids
+    return {
+        "method": runner.name,
+        "prompt": {"id": prompt.id, "kind": prompt.kind, "text": prompt.text},
+        "model": backend.provenance(),
+        "emotion_set": runner.emotion_set.name,
+        **runner.provenance(),
+        "batch_size": batch_size,
+        "part_size": part_size,
+        "too_long": too_long,
+        "max_audio_seconds": getattr(backend, "max_audio_seconds", None),
+        "sampling_rate": backend.sampling_rate,
+        "manifest": {"path": str(manifest_path(cfg)), "n_utterances": len(ids),
+                     "limit": limit, "n_requested": sum(work.requested), "retry_failed": retry_failed,
+                     "utt_ids_first_last": [ids[0], ids[-1]] if ids else []},
+        "workers": {"shards": workers[0], "processes": workers[1]},
+        "packages": package_versions(),
+        "git": git_commit(),
+        "config": cfg.as_dict(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "columns": list(runner.schema().names),
+    }
+
+
+def _missing(block: list[int], work: _Work, status: dict[str, str], retry_failed: bool) -> list[int]:
+    """The requested utterances of a block without a record (or, with ``retry_failed``, whose newest
+    record failed)."""
+    return [i for i in block if work.requested[i] and (
+        work.utt_ids[i] not in status or (retry_failed and status[work.utt_ids[i]] != "ok"))]
+
+
+def _compute_blocks(out_dir: Path, runner: Method, work: _Work, todo: dict[int, list[int]],
+                    blocks: list[list[int]], *, batch_size: int, too_long: str, retry_failed: bool, bar: Any) -> None:
+    """Compute each block's ``todo`` utterances (re-checked under the block's lock: another process
+    may have done some meanwhile) and write them as one new part file per block."""
+    schema = runner.schema()
+    for k, planned in todo.items():
+        if not planned:
+            continue
+        with block_lock(out_dir, k):
+            rows = _missing(blocks[k], work, _latest_status(out_dir), retry_failed)
+            bar.update(len(planned) - len(rows))
+            records: list[dict] = []
+            for b in range(0, len(rows), batch_size):  # batches never cross blocks (same padding on resume)
+                ids, paths, inputs = work.batch(rows[b: b + batch_size])
+                records += runner.run_batch(ids, paths, too_long, inputs)
+                bar.update(len(ids))
+            if records:
+                write_part(out_dir, k, records, schema)
+
+
 def run_prompt(cfg: Config, prompt_id: str, *, limit: int | None = None,
                shard: str | tuple[int, int] | None = None, method: str = "generate",
                backend: SFMBackend | None = None, manifest: pd.DataFrame | None = None,
@@ -175,55 +256,21 @@ def run_prompt(cfg: Config, prompt_id: str, *, limit: int | None = None,
     out_dir = output_dir(cfg.run_dir, prompt_id, method)
     emotion_set = emotion_set_of(cfg)
     prompt = get_prompt(cfg.resolve(cfg.prompts["file"]), prompt_id, emotion_set)
-    if manifest is None:
-        manifest = read_run_manifest(cfg)
-    missing = {"utt_id", "audio_path"} - set(manifest.columns)
-    if missing:
-        raise DataError(f"manifest lacks column(s) {sorted(missing)}")
-    utt_ids = [str(u) for u in manifest["utt_id"]]
-    if len(set(utt_ids)) != len(utt_ids):
-        raise DataError("manifest has duplicate utt_id values; each utterance must appear once")
-    chosen = set(subset_manifest(manifest, limit, seed=int(cfg.evaluation.get("seed", 0)))["utt_id"].astype(str))
-    requested_mask = [u in chosen for u in utt_ids]
-    audio_paths = [None if p is None or pd.isna(p) else str(cfg.resolve(p)) for p in manifest["audio_path"]]
-
+    manifest = read_run_manifest(cfg) if manifest is None else manifest
     state = _distributed_state(cfg.model)
     rank, n_proc = (state.process_index, state.num_processes) if state else (0, 1)
     shard_i, n_shards = parse_shard(shard)
     worker, n_workers = shard_i * n_proc + rank, n_shards * n_proc
-
-    if backend is None:
-        backend = _load_backend(cfg, state)
-    manifest_inputs = _manifest_inputs(backend, manifest)
+    backend = _load_backend(cfg, state) if backend is None else backend
+    work = _work(cfg, manifest, limit, backend)
     batch_size = int(cfg.model.get("batch_size") or 1)
     part_size = int(part_size or batch_size * PART_BATCHES)
     if part_size < 1:
         raise ConfigError(f"part_size must be >= 1, got {part_size}")
-    settings = GenerationSettings.from_config(cfg.generation)
+    runner = METHODS.get(method)(backend, prompt, emotion_set, GenerationSettings.from_config(cfg.generation))
 
-    runner = METHODS.get(method)(backend, prompt, emotion_set, settings)
-    schema = runner.schema()
-    info: dict[str, Any] = {
-        "method": runner.name,
-        "prompt": {"id": prompt.id, "kind": prompt.kind, "text": prompt.text},
-        "model": backend.provenance(),
-        "emotion_set": runner.emotion_set.name,
-        **runner.provenance(),
-        "batch_size": batch_size,
-        "part_size": part_size,
-        "too_long": too_long,
-        "max_audio_seconds": getattr(backend, "max_audio_seconds", None),
-        "sampling_rate": backend.sampling_rate,
-        "manifest": {"path": str(manifest_path(cfg)), "n_utterances": len(utt_ids),
-                     "limit": limit, "n_requested": sum(requested_mask), "retry_failed": retry_failed,
-                     "utt_ids_first_last": [utt_ids[0], utt_ids[-1]] if utt_ids else []},
-        "workers": {"shards": n_shards, "processes": n_proc},
-        "packages": package_versions(),
-        "git": git_commit(),
-        "config": cfg.as_dict(),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "columns": list(schema.names),
-    }
+    info = _run_info(cfg, runner, work, limit=limit, retry_failed=retry_failed, batch_size=batch_size,
+                     part_size=part_size, too_long=too_long, workers=(n_shards, n_proc))
     info_path = out_dir / "run.json"
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -232,45 +279,25 @@ def run_prompt(cfg: Config, prompt_id: str, *, limit: int | None = None,
         state.wait_for_everyone()
         check_or_write_info(info_path, info, runner.fingerprint_keys, write=False)
 
-    blocks = [list(range(s, min(s + part_size, len(utt_ids)))) for s in range(0, len(utt_ids), part_size)]
+    n = len(work.utt_ids)
+    blocks = [list(range(s, min(s + part_size, n))) for s in range(0, n, part_size)]
     mine = [k for k in range(len(blocks)) if k % n_workers == worker]
-    status = _latest_status(out_dir)
-
-    def todo_of(k: int) -> list[int]:
-        return [i for i in blocks[k] if requested_mask[i] and (
-            utt_ids[i] not in status or (retry_failed and status[utt_ids[i]] != "ok"))]
-
-    n_mine = sum(requested_mask[i] for k in mine for i in blocks[k])
-    todo = {k: todo_of(k) for k in mine}
+    my_ids = [work.utt_ids[i] for k in mine for i in blocks[k] if work.requested[i]]
     label = f"{runner.subdir} {prompt_id}" + (f" [{worker}/{n_workers}]" if n_workers > 1 else "")
-    bar = progress_bar(n_mine, label, initial=n_mine - sum(len(v) for v in todo.values()), enabled=progress,
-                       position=rank if n_proc > 1 else None)
-    for k in mine:
-        if not todo[k]:
-            continue
-        with block_lock(out_dir, k):
-            status = _latest_status(out_dir)  # another process may have done some of it meanwhile
-            rows = todo_of(k)
-            bar.update(len(todo[k]) - len(rows))
-            records: list[dict] = []
-            for b in range(0, len(rows), batch_size):  # batches never cross blocks (same padding on resume)
-                idx = rows[b: b + batch_size]
-                records += runner.run_batch([utt_ids[i] for i in idx], [audio_paths[i] for i in idx], too_long,
-                                            {kw: [values[i] for i in idx] for kw, values in manifest_inputs.items()})
-                bar.update(len(idx))
-            if records:
-                write_part(out_dir, k, records, schema)
-    bar.close()
+    status = _latest_status(out_dir)
+    todo = {k: _missing(blocks[k], work, status, retry_failed) for k in mine}
+    with progress_bar(len(my_ids), label, initial=len(my_ids) - sum(map(len, todo.values())), enabled=progress,
+                      position=rank if n_proc > 1 else None) as bar:
+        _compute_blocks(out_dir, runner, work, todo, blocks, batch_size=batch_size, too_long=too_long,
+                        retry_failed=retry_failed, bar=bar)
 
     if state is not None:
         state.wait_for_everyone()
-    requested_ids = [u for u, keep in zip(utt_ids, requested_mask) if keep]
     if rank == 0:
         info_now = json.loads(info_path.read_text())
-        info_now["summary"] = summarize_parts(out_dir, utt_ids)
+        info_now["summary"] = summarize_parts(out_dir, work.utt_ids)
         write_json(info_path, info_now)
-        _print_summary(label, summarize_parts(out_dir, requested_ids))
-    my_ids = [utt_ids[i] for k in mine for i in blocks[k] if requested_mask[i]]
+        _print_summary(label, summarize_parts(out_dir, [u for u, r in zip(work.utt_ids, work.requested) if r]))
     return RunOutcome(out_dir, summarize_parts(out_dir, my_ids), failure_examples(out_dir, my_ids))
 
 
