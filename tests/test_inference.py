@@ -449,3 +449,40 @@ def test_the_limit_subset_is_nested_seeded_and_in_manifest_order():
     assert len(subset_manifest(manifest, 0)) == 50 and len(subset_manifest(manifest, 99)) == 50
     with pytest.raises(ConfigError, match="limit must be >= 1"):
         subset_manifest(manifest, -3)
+
+
+def test_a_full_disk_during_inference_is_one_message_and_keeps_every_finished_part(tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+
+    import pyarrow.parquet as pq
+
+    cfg_path = make_project(tmp_path, n=24, batch_size=2)  # blocks of 8
+    cfg = load_config(cfg_path)
+    run_inference(cfg, "ambiguous", limit=4, progress=False)
+    out = cfg.run_dir / "inference" / "ambiguous"
+    before = {p.name: p.read_bytes() for p in out.glob("part-*.parquet")}
+    real_write = pq.write_table
+    calls = []
+
+    def full_after_one(table, where, *args, **kwargs):
+        calls.append(where)
+        if len(calls) > 1:
+            with open(where, "wb") as fh:
+                fh.write(b"PAR1 half")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(table, where, *args, **kwargs)
+
+    monkeypatch.setattr(pq, "write_table", full_after_one)
+    capsys.readouterr()
+    assert cli_main(["infer", "--config", str(cfg_path), "--prompt", "ambiguous"]) == 2
+    err = capsys.readouterr().err
+    assert "disk full while writing" in err and "Traceback" not in err
+    after = {p.name: p.read_bytes() for p in out.glob("part-*.parquet")}
+    assert all(after[name] == data for name, data in before.items())  # nothing finished is touched
+    assert len(after) == len(before) + 1  # the one part written before the disk filled up
+    assert not [p for p in out.iterdir() if p.name.startswith(".part-")]  # no temp file left
+    monkeypatch.setattr(pq, "write_table", real_write)
+    assert cli_main(["infer", "--config", str(cfg_path), "--prompt", "ambiguous"]) == 0  # the rerun finishes
+    records, info = load_records(cfg.run_dir, "ambiguous")
+    assert info["summary"]["complete"] and len(records) == 24
