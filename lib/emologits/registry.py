@@ -43,14 +43,17 @@ class _Entry:
 class Registry(Generic[T]):
     """Named units of one kind. ``get(name)`` also accepts ``"package.module:object"``.
 
-    ``check`` (optional) validates an object when it is first resolved and returns it (or raises
-    ConfigError); it is how a registry says what its units must be (a subclass, a spec...).
+    What a unit must be is checked when it is first resolved: ``instance_of`` (a spec class),
+    ``subclass_of`` (an interface), and/or ``check(obj, name)`` returning it or raising ConfigError.
     """
 
-    def __init__(self, kind: str, *, check: Callable[[Any, str], T] | None = None) -> None:
+    def __init__(self, kind: str, *, check: Callable[[Any, str], T] | None = None,
+                 instance_of: type | None = None, subclass_of: type | None = None) -> None:
         self.kind = kind
         self._entries: dict[str, _Entry] = {}
         self._check = check
+        self._instance_of = instance_of
+        self._subclass_of = subclass_of
 
     def register(self, name: str, obj: T | None = None, *, description: str = "") -> Any:
         """Register ``obj`` under ``name``; without ``obj``, a decorator."""
@@ -99,6 +102,11 @@ class Registry(Generic[T]):
         return entry.obj
 
     def _validated(self, obj: Any, name: str) -> T:
+        if self._instance_of is not None and not isinstance(obj, self._instance_of):
+            raise ConfigError(f"{self.kind} {name!r}: expected a {self._instance_of.__module__}."
+                              f"{self._instance_of.__qualname__}, got {type(obj).__name__}")
+        if self._subclass_of is not None and not (isinstance(obj, type) and issubclass(obj, self._subclass_of)):
+            raise ConfigError(f"{self.kind} {name!r}: {obj!r} is not a {self._subclass_of.__qualname__} subclass")
         return self._check(obj, name) if self._check else obj
 
 

@@ -191,16 +191,8 @@ class LikelihoodMethod(Method):
                                 too_long=too_long, inputs=inputs)
 
 
-def _check_method(obj: Any, name: str) -> type[Method]:
-    from emologits.errors import ConfigError
-
-    if not (isinstance(obj, type) and issubclass(obj, Method)):
-        raise ConfigError(f"method {name!r}: {obj!r} is not a Method subclass")
-    return obj
-
-
 #: The runner's methods (``--method``); a user method is named as ``package.module:Class``.
-METHODS: Registry[type[Method]] = Registry("method", check=_check_method)
+METHODS: Registry[type[Method]] = Registry("method", subclass_of=Method)
 METHODS.register("generate", GenerateMethod)
 METHODS.register("likelihood", LikelihoodMethod)
 #: Folder under ``runs/<run>/`` per registered method (derived from the registry).

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from emologits.errors import ConfigError
 from emologits.registry import Registry
 
 Level = Literal["utterance", "corpus"]
@@ -78,14 +77,8 @@ class Metric:
         return text.replace("↓", r"($\downarrow$)").replace("↑", r"($\uparrow$)")
 
 
-def _check_metric(obj: Any, name: str) -> Metric:
-    if not isinstance(obj, Metric):
-        raise ConfigError(f"metric {name!r}: expected an emologits.metrics.Metric, got {type(obj).__name__}")
-    return obj
-
-
 #: Every metric, by name (``python -m emologits list``).
-METRICS: Registry[Metric] = Registry("metric", check=_check_metric)
+METRICS: Registry[Metric] = Registry("metric", instance_of=Metric)
 METRICS.register_lazy("kl", "emologits.metrics.builtin:KL", "Kullback-Leibler divergence (paper: KL(pred || truth) as AER-LLM; textbook: KL(truth || pred)), lower is better")
 METRICS.register_lazy("bd", "emologits.metrics.builtin:BD", "Bhattacharyya distance -ln(BC + 1e-10), lower is better")
 METRICS.register_lazy("r2", "emologits.metrics.builtin:R2", "R² (paper: mean squared Pearson per utterance; sklearn: corpus coefficient of determination), higher is better")

@@ -12,14 +12,8 @@ from emologits.registry import Registry
 from emologits.sfm.base import GenerationRecord, GenerationSettings, SFMBackend
 
 
-def _check_backend(obj: Any, name: str) -> type[SFMBackend]:
-    if not (isinstance(obj, type) and issubclass(obj, SFMBackend)):
-        raise ConfigError(f"model.backend {name!r}: {obj!r} is not an SFMBackend subclass")
-    return obj
-
-
 #: Registered back-ends (``model.backend``); imported only when used.
-BACKENDS: Registry[type[SFMBackend]] = Registry("back-end", check=_check_backend)
+BACKENDS: Registry[type[SFMBackend]] = Registry("back-end", subclass_of=SFMBackend)
 BACKENDS.register_lazy("qwen2-audio", "emologits.sfm.qwen2_audio:Qwen2AudioBackend",
                        "Qwen2-Audio-7B-Instruct (transformers; hub id or local copy)")
 BACKENDS.register_lazy("tiny-demo", "emologits.sfm.tiny_demo:TinyDemoBackend",
