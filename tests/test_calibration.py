@@ -75,3 +75,40 @@ def test_cross_fit_predicts_each_group_from_the_others(method):
         C.cross_fit(method, s, truth, ["a"] * 120)
     with pytest.raises(ValueError, match="one group per utterance"):
         C.cross_fit(method, s, truth, groups[:10])
+
+
+# ---------------------------------------------------------------- class scores from the records
+def test_token_class_scores_are_the_logits_before_eq2():
+    from emologits.extract.token import token_class_scores, token_distributions
+    from test_extract_token import CLASS_IDS, TRACKED, records_frame
+
+    records = records_frame()
+    scores = token_class_scores(records, TRACKED, CLASS_IDS)
+    assert list(scores.columns) == ["utt_id", *(f"s_{c}" for c in CLASS_IDS), "valid", "reason"]
+    dist = token_distributions(records, TRACKED, CLASS_IDS, normalize="softmax")
+    assert list(scores["valid"]) == list(dist["valid"]) and list(scores["reason"]) == list(dist["reason"])
+    ok = scores["valid"].to_numpy()
+    s = scores.loc[ok, [f"s_{c}" for c in CLASS_IDS]].to_numpy()
+    np.testing.assert_allclose(softmax(s, axis=1), dist.loc[ok, [f"p_{c}" for c in CLASS_IDS]].to_numpy())
+    ratio = token_distributions(records, TRACKED, CLASS_IDS, normalize="ratio")
+    np.testing.assert_allclose((s / s.sum(1, keepdims=True))[ratio.loc[ok, "valid"].to_numpy()],
+                               ratio.loc[ratio["valid"], [f"p_{c}" for c in CLASS_IDS]].to_numpy())
+
+
+def test_likelihood_class_scores_are_log_probabilities():
+    import pandas as pd
+
+    from emologits.extract.likelihood import likelihood_class_scores, likelihood_distributions
+
+    classes = ("anger", "happiness", "sadness", "neutral")
+    rows = [{"utt_id": "a", "status": "ok", "error": None,
+             **{f"logprob_{c}": [-1.0 - i, -2.5] for i, c in enumerate(classes)},
+             **{f"n_tokens_{c}": [1, 2] for c in classes}},
+            {"utt_id": "b", "status": "failed", "error": "oom",
+             **{f"logprob_{c}": None for c in classes}, **{f"n_tokens_{c}": None for c in classes}}]
+    records = pd.DataFrame(rows)
+    scores = likelihood_class_scores(records)
+    dist = likelihood_distributions(records)
+    assert list(scores["valid"]) == [True, False] and scores.loc[1, "reason"] == dist.loc[1, "reason"]
+    s = scores.loc[[0], [f"s_{c}" for c in classes]].to_numpy()
+    np.testing.assert_allclose(np.exp(s), dist.loc[[0], [f"p_{c}" for c in classes]].to_numpy())

@@ -29,7 +29,8 @@ from emologits.emotions import EmotionSet, get_emotion_set
 from emologits.extract.common import (STATUS_OK, ExtractionError, distribution_frame,
                                       failed_inference_reason, invalid_row, pred_columns, valid_row)
 
-__all__ = ["answer_continuations", "likelihood_classes", "likelihood_distributions", "score_columns"]
+__all__ = ["answer_continuations", "likelihood_class_scores", "likelihood_classes", "likelihood_distributions",
+           "score_columns"]
 
 _LOGPROB, _N_TOKENS = "logprob_", "n_tokens_"
 
@@ -46,6 +47,14 @@ def _combine(scores: Mapping[str, Sequence[float]]) -> dict[str, float]:
     """Per-class continuation scores (summed or length-normalised log-probs) -> log-sum-exp per
     class -> softmax over classes. ``ValueError`` for a class without scores (``malformed_record``)."""
     classes = list(scores)
+    class_scores = _class_log_scores(scores)
+    e = np.exp(class_scores - class_scores.max())
+    return {name: float(p) for name, p in zip(classes, e / e.sum())}
+
+
+def _class_log_scores(scores: Mapping[str, Sequence[float]]) -> np.ndarray:
+    """Per class, the log-sum-exp of its continuation scores (the scores :func:`_combine` softmaxes)."""
+    classes = list(scores)
     class_scores = np.empty(len(classes))
     for n, e in enumerate(classes):
         s = np.asarray(scores[e], dtype=np.float64)
@@ -57,8 +66,7 @@ def _combine(scores: Mapping[str, Sequence[float]]) -> dict[str, float]:
         class_scores[n] = top if top == -np.inf else top + np.log(np.exp(s - top).sum())
     if np.all(class_scores == -np.inf):
         raise ExtractionError("nonfinite_score", "every continuation has probability 0")
-    e = np.exp(class_scores - class_scores.max())
-    return {name: float(p) for name, p in zip(classes, e / e.sum())}
+    return class_scores
 
 
 def score_columns(token_logprobs: Mapping[str, Sequence[np.ndarray]]) -> dict[str, list]:
@@ -108,9 +116,63 @@ def likelihood_distributions(records: pd.DataFrame, emotion_set: EmotionSet | st
                          f"got {classes}")
     pred_columns(classes)
     rows = []
+    for utt_id, scores in _scores_per_record(records, classes, length_normalize):
+        if isinstance(scores, str):
+            rows.append(invalid_row(utt_id, scores))
+            continue
+        try:
+            probs = _combine(scores)
+        except ExtractionError as exc:
+            rows.append(invalid_row(utt_id, exc.reason))
+            continue
+        except (ValueError, TypeError):
+            rows.append(invalid_row(utt_id, "malformed_record"))
+            continue
+        rows.append(valid_row(utt_id, probs))
+    return distribution_frame(rows, classes)
+
+
+def likelihood_class_scores(records: pd.DataFrame, emotion_set: EmotionSet | str | None = None, *,
+                            length_normalize: bool = False) -> pd.DataFrame:
+    """The per-utterance class log-probabilities the likelihood distribution is the softmax of
+    (log-sum-exp per class, then ``log_softmax``): ``utt_id, s_<class>..., valid, reason`` in the
+    records' order (arguments and invalid reasons as :func:`likelihood_distributions`). Calibration input."""
+    classes = list(get_emotion_set(emotion_set).names) if emotion_set is not None else likelihood_classes(records)
+    pred_columns(classes)
+    rows = []
+    for utt_id, scores in _scores_per_record(records, classes, length_normalize):
+        if not isinstance(scores, str):
+            try:
+                z = _class_log_scores(scores)
+                top = z.max()
+                logp = z - (top + np.log(np.exp(z - top).sum()))
+                rows.append({"utt_id": utt_id, **{f"s_{c}": float(v) for c, v in zip(classes, logp)},
+                             "valid": True, "reason": None})
+                continue
+            except ExtractionError as exc:
+                scores = exc.reason
+            except (ValueError, TypeError):
+                scores = "malformed_record"
+        rows.append({"utt_id": utt_id, "valid": False, "reason": scores})
+    frame = pd.DataFrame(rows, columns=["utt_id", *(f"s_{c}" for c in classes), "valid", "reason"])
+    for c in classes:
+        frame[f"s_{c}"] = frame[f"s_{c}"].astype("float64")
+    frame["valid"] = frame["valid"].astype(bool)
+    frame["reason"] = frame["reason"].astype(object).where(~frame["valid"], None)
+    return frame
+
+
+def _scores_per_record(records: pd.DataFrame, classes: list[str], length_normalize: bool):
+    """Per record: ``(utt_id, class -> continuation scores)`` or ``(utt_id, invalid reason)``."""
+    needed = {"utt_id", "status", "error"} | {f"{_LOGPROB}{e}" for e in classes}
+    if length_normalize:
+        needed |= {f"{_N_TOKENS}{e}" for e in classes}
+    missing = needed - set(records.columns)
+    if missing:
+        raise ValueError(f"likelihood records lack columns {sorted(missing)}")
     for rec in records.to_dict("records"):
         if rec["status"] != STATUS_OK:
-            rows.append(invalid_row(rec["utt_id"], failed_inference_reason(rec["error"])))
+            yield rec["utt_id"], failed_inference_reason(rec["error"])
             continue
         try:
             scores = {}
@@ -122,12 +184,7 @@ def likelihood_distributions(records: pd.DataFrame, emotion_set: EmotionSet | st
                         raise ValueError("n_tokens do not match logprobs")
                     lp = lp / n
                 scores[e] = lp.tolist()
-            probs = _combine(scores)
-        except ExtractionError as exc:
-            rows.append(invalid_row(rec["utt_id"], exc.reason))
-            continue
         except (ValueError, TypeError):
-            rows.append(invalid_row(rec["utt_id"], "malformed_record"))
+            yield rec["utt_id"], "malformed_record"
             continue
-        rows.append(valid_row(rec["utt_id"], probs))
-    return distribution_frame(rows, classes)
+        yield rec["utt_id"], scores

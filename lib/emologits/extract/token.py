@@ -24,7 +24,7 @@ import pandas as pd
 from emologits.extract.common import (STATUS_OK, ExtractionError, distribution_frame,
                                       failed_inference_reason, invalid_row, pred_columns, valid_row)
 
-__all__ = ["distribution_from_logits", "emotion_word_steps", "token_distributions", "NORMALIZATIONS", "STEP_SETS"]
+__all__ = ["class_logits_from_logits", "distribution_from_logits", "token_class_scores", "emotion_word_steps", "token_distributions", "NORMALIZATIONS", "STEP_SETS"]
 
 #: Eq. 2 as printed, and the softmax alternative.
 NORMALIZATIONS: tuple[str, ...] = ("ratio", "softmax")
@@ -52,6 +52,17 @@ def distribution_from_logits(step_logits: np.ndarray, class_token_ids: Mapping[s
     ``token_ids[t]``. ``class_token_ids``: per class (N >= 2, the result's order), one id list per
     surface form (the verbalizer's form). Raises ``ExtractionError`` with reason ``empty_steps``, ``nonfinite_logit`` or
     ``nonpositive_logit``."""
+    class_z = class_logits_from_logits(step_logits, class_token_ids, steps, token_ids)
+    phi = _normalize(class_z, normalize)
+    return {e: float(p) for e, p in zip(class_token_ids, phi)}
+
+
+def class_logits_from_logits(step_logits: np.ndarray, class_token_ids: Mapping[str, Sequence[Sequence[int]]],
+                             steps: Sequence[int] | None = None,
+                             token_ids: Sequence[int] | None = None) -> np.ndarray:
+    """The N class logits before eq. 2: eq. 1 per step and class, mean over ``steps`` (arguments
+    as :func:`distribution_from_logits`; the class scores that post-hoc calibration maps).
+    Raises ``ExtractionError`` with reason ``empty_steps`` or ``nonfinite_logit``."""
     z = np.asarray(step_logits, dtype=np.float64)
     if z.ndim != 2:
         raise ValueError(f"step_logits must be 2-D (J, V) or (J, T); got shape {z.shape}")
@@ -90,8 +101,7 @@ def distribution_from_logits(step_logits: np.ndarray, class_token_ids: Mapping[s
         class_z[n] = np.mean(per_form, axis=0).mean()  # forms equally weighted, then mean over steps
     if not np.all(np.isfinite(class_z)):
         raise ExtractionError("nonfinite_logit", f"non-finite class logits {class_z.tolist()}")
-    phi = _normalize(class_z, normalize)
-    return {e: float(p) for e, p in zip(classes, phi)}
+    return class_z
 
 
 def emotion_word_steps(generated_token_ids: Sequence[int],
@@ -133,35 +143,74 @@ def token_distributions(records: pd.DataFrame, tracked_ids: Sequence[int],
     missing = {"utt_id", "status", "error", "generated_token_ids", "tracked_logits"} - set(records.columns)
     if missing:
         raise ValueError(f"inference records lack columns {sorted(missing)}")
-    tracked = [int(t) for t in tracked_ids]
     classes = list(class_ids)
     pred_columns(classes)  # N >= 2 distinct classes, checked before any record
     rows = []
+    for utt_id, z in _class_logits_per_record(records, tracked_ids, class_ids, steps):
+        if isinstance(z, str):
+            rows.append(invalid_row(utt_id, z))
+            continue
+        try:
+            probs = _normalize(z, normalize)
+        except ExtractionError as exc:
+            rows.append(invalid_row(utt_id, exc.reason))
+            continue
+        rows.append(valid_row(utt_id, dict(zip(classes, probs))))
+    return distribution_frame(rows, classes)
+
+
+def token_class_scores(records: pd.DataFrame, tracked_ids: Sequence[int],
+                       class_ids: Mapping[str, Sequence[Sequence[int]]], *, steps: str = "all") -> pd.DataFrame:
+    """The per-utterance class logits before eq. 2 (:func:`class_logits_from_logits`): a table
+    ``utt_id, s_<class>..., valid, reason`` in the records' order (invalid rows: NaN scores and the
+    reasons of :func:`token_distributions` other than ``nonpositive_logit``). Calibration input."""
+    if steps not in STEP_SETS:
+        raise ValueError(f"steps must be one of {STEP_SETS}; got {steps!r}")
+    classes = list(class_ids)
+    pred_columns(classes)
+    rows = []
+    for utt_id, z in _class_logits_per_record(records, tracked_ids, class_ids, steps):
+        if isinstance(z, str):
+            rows.append({"utt_id": utt_id, "valid": False, "reason": z})
+        else:
+            rows.append({"utt_id": utt_id, **{f"s_{c}": float(v) for c, v in zip(classes, z)},
+                         "valid": True, "reason": None})
+    frame = pd.DataFrame(rows, columns=["utt_id", *(f"s_{c}" for c in classes), "valid", "reason"])
+    for c in classes:
+        frame[f"s_{c}"] = frame[f"s_{c}"].astype("float64")
+    frame["valid"] = frame["valid"].astype(bool)
+    frame["reason"] = frame["reason"].astype(object).where(~frame["valid"], None)
+    return frame
+
+
+def _class_logits_per_record(records: pd.DataFrame, tracked_ids: Sequence[int],
+                             class_ids: Mapping[str, Sequence[Sequence[int]]], steps: str):
+    """Per record: ``(utt_id, class logits)`` or ``(utt_id, invalid reason)``."""
+    missing = {"utt_id", "status", "error", "generated_token_ids", "tracked_logits"} - set(records.columns)
+    if missing:
+        raise ValueError(f"inference records lack columns {sorted(missing)}")
+    tracked = [int(t) for t in tracked_ids]
     for rec in records.itertuples(index=False):
         if rec.status != STATUS_OK:
-            rows.append(invalid_row(rec.utt_id, failed_inference_reason(rec.error)))
+            yield rec.utt_id, failed_inference_reason(rec.error)
             continue
         generated = [] if rec.generated_token_ids is None else [int(t) for t in rec.generated_token_ids]
         try:
             logits = _as_matrix(rec.tracked_logits, len(tracked))
         except ValueError:
-            rows.append(invalid_row(rec.utt_id, "malformed_record"))
+            yield rec.utt_id, "malformed_record"
             continue
         if logits.shape != (len(generated), len(tracked)):
-            rows.append(invalid_row(rec.utt_id, "malformed_record"))
+            yield rec.utt_id, "malformed_record"
             continue
         if steps == "all":
             chosen = None if generated else []
         else:
             chosen = emotion_word_steps(generated, class_ids)
             if generated and not chosen:
-                rows.append(invalid_row(rec.utt_id, "no_emotion_word_steps"))
+                yield rec.utt_id, "no_emotion_word_steps"
                 continue
         try:
-            probs = distribution_from_logits(logits, class_ids, steps=chosen, normalize=normalize,
-                                             token_ids=tracked)
+            yield rec.utt_id, class_logits_from_logits(logits, class_ids, steps=chosen, token_ids=tracked)
         except ExtractionError as exc:
-            rows.append(invalid_row(rec.utt_id, exc.reason))
-            continue
-        rows.append(valid_row(rec.utt_id, probs))
-    return distribution_frame(rows, classes)
+            yield rec.utt_id, exc.reason
