@@ -19,6 +19,10 @@ PACKAGES: tuple[str, ...] = ("emologits", "torch", "transformers", "tokenizers",
 COMMON_FINGERPRINT_KEYS: tuple[str, ...] = ("method", "prompt", "model", "emotion_set", "batch_size",
                                             "part_size", "too_long")
 
+#: Back-end provenance keys that describe the process, not the records (GPU name, CUDA version):
+#: a run resumed on another device may add records to the same folder.
+PER_PROCESS_MODEL_KEYS: tuple[str, ...] = ("device", "runtime")
+
 
 def package_versions() -> dict[str, str | None]:
     """Python and the versions of :data:`PACKAGES` (None when not installed)."""
@@ -59,7 +63,7 @@ def fingerprint(info: dict[str, Any], method_keys: tuple[str, ...]) -> dict[str,
     """The settings of a run that change its records (the device aside: it is per process)."""
     fp = {k: info.get(k) for k in COMMON_FINGERPRINT_KEYS + tuple(method_keys)}
     fp["emotion_set"] = fp["emotion_set"] or "paper4"  # runs made before emotion sets were recorded
-    fp["model"] = {k: v for k, v in (fp["model"] or {}).items() if k != "device"}
+    fp["model"] = {k: v for k, v in (fp["model"] or {}).items() if k not in PER_PROCESS_MODEL_KEYS}
     return jsonable(fp)
 
 

@@ -15,7 +15,29 @@ from emologits.sfm.base import GenerationRecord, GenerationSettings, SFMBackend
 #: Registered back-ends (``model.backend``); imported only when used.
 BACKENDS: Registry[type[SFMBackend]] = Registry("back-end", subclass_of=SFMBackend)
 BACKENDS.register_lazy("qwen2-audio", "emologits.sfm.qwen2_audio:Qwen2AudioBackend",
-                       "Qwen2-Audio-7B-Instruct (transformers; hub id or local copy)")
+                       "Qwen2-Audio-7B-Instruct (transformers; hub id or local copy) through hf-audio")
+BACKENDS.register_lazy("hf-audio", "emologits.sfm.hf_audio:HfAudioBackend",
+                       "any audio LLM in transformers: the family is read from the checkpoint's model_type")
+BACKENDS.register_lazy("qwen2.5-omni", "emologits.sfm.families.qwen2_5_omni:Qwen25OmniBackend",
+                       "Qwen2.5-Omni (thinker; text only) through hf-audio")
+BACKENDS.register_lazy("qwen3-omni", "emologits.sfm.families.qwen3_omni:Qwen3OmniBackend",
+                       "Qwen3-Omni (thinker; text only) through hf-audio")
+BACKENDS.register_lazy("audio-flamingo-3", "emologits.sfm.families.audio_flamingo3:AudioFlamingo3Backend",
+                       "Audio Flamingo 3 through hf-audio (seq2seq auto class)")
+BACKENDS.register_lazy("voxtral", "emologits.sfm.families.voxtral:VoxtralBackend",
+                       "Voxtral through hf-audio (mistral-common tokenizer, audio via apply_chat_template)")
+BACKENDS.register_lazy("gemma-3n", "emologits.sfm.families.gemma3n:Gemma3nBackend",
+                       "Gemma 3n through hf-audio (token type ids in scoring)")
+BACKENDS.register_lazy("phi-4-multimodal", "emologits.sfm.families.phi4_multimodal:Phi4MultimodalBackend",
+                       "Phi-4-multimodal through hf-audio (speech LoRA)")
+BACKENDS.register_lazy("granite-speech", "emologits.sfm.families.granite_speech:GraniteSpeechBackend",
+                       "Granite Speech through hf-audio (LoRA adapters on for scoring)")
+BACKENDS.register_lazy("kimi-audio", "emologits.sfm.families.remote_code:KimiAudioBackend",
+                       "Kimi-Audio: needs remote code (not in transformers); model.trust_remote_code: true")
+BACKENDS.register_lazy("step-audio", "emologits.sfm.families.remote_code:StepAudioBackend",
+                       "Step-Audio: needs remote code (not in transformers); model.trust_remote_code: true")
+BACKENDS.register_lazy("minicpm-o", "emologits.sfm.families.remote_code:MiniCPMOBackend",
+                       "MiniCPM-o: needs remote code (not in transformers); model.trust_remote_code: true")
 BACKENDS.register_lazy("tiny-demo", "emologits.sfm.tiny_demo:TinyDemoBackend",
                        "the Qwen2-Audio architecture at a tiny size, trained locally (offline demo)")
 BACKENDS.register_lazy("ltu-as", "emologits.sfm.ltu_as:LtuAsBackend",

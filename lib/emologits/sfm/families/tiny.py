@@ -1,0 +1,70 @@
+"""Tiny random instances of the audio-LLM families, built offline in code (no download): a byte-level
+BPE tokenizer trained on a few sentences, a small chat template in the family's format, and the
+family's real model and processor classes at a tiny size. Used by the offline family tests, the
+full-size benchmark's shapes and the comparison demo. PIPELINE CHECKS: random weights.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+#: Sentences the tiny tokenizers are trained on (the paper's prompt words and answers).
+_TEXTS = (
+    "What is the emotion of the speaker? Predict the emotion of the audio from the choices "
+    "[Happiness, Sadness, Neutral, Angry]. The speaker sounds 60% happy, 20% neutral, 10% sad, 10% angry. "
+    "Happiness Sadness Neutral Anger Angry happy sad neutral angry user assistant system model "
+    "You are a helpful assistant. Audio 1: 0 1 2 3 4 5 6 7 8 9 %",
+)
+
+#: A chat template in the ChatML format (Qwen family): a system turn, audio items as the family's
+#: audio markup, then the text. ``AUDIO`` is replaced by the markup.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for item in message['content'] %}{% if item['type'] == 'audio' %}AUDIO"
+    "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def chatml_template(audio_markup: str) -> str:
+    """:data:`CHATML_TEMPLATE` with ``audio_markup`` where an audio item stands."""
+    return CHATML_TEMPLATE.replace("AUDIO", audio_markup)
+
+
+def tiny_tokenizer(special_tokens: Sequence[str], *, eos: str = "<|im_end|>", pad: str = "<|endoftext|>",
+                   bos: str | None = None, vocab_size: int = 400, extra: dict[str, str] | None = None,
+                   tokenizer_class: Any = None) -> Any:
+    """A byte-level BPE trained on :data:`_TEXTS` with ``special_tokens`` (eos and pad first)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+    specials = list(dict.fromkeys([pad, eos, *([bos] if bos else []), *special_tokens]))
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(list(_TEXTS), trainer=trainer)
+    klass = tokenizer_class or PreTrainedTokenizerFast
+    return klass(tokenizer_object=tok, eos_token=eos, pad_token=pad, bos_token=bos, padding_side="left",
+                 additional_special_tokens=[t for t in specials if t not in (eos, pad, bos)],
+                 model_max_length=4096, clean_up_tokenization_spaces=False, **(extra or {}))
+
+
+def save_tiny(model: Any, processor: Any, out_dir: str | Path) -> Path:
+    """Save a tiny model and its processor to ``out_dir`` (loadable by ``model.name_or_path``)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    if processor is not None:
+        processor.save_pretrained(out)
+    return out
+
+
+def set_special_ids(model: Any, tokenizer: Any, *, eos: str | None = None) -> None:
+    """The tiny model's generation config: eos / pad from the tokenizer; no bos; no shipped defaults."""
+    gc = model.generation_config
+    gc.eos_token_id = tokenizer.convert_tokens_to_ids(eos) if eos else tokenizer.eos_token_id
+    gc.pad_token_id = tokenizer.pad_token_id
+    gc.bos_token_id = None

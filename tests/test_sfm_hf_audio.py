@@ -1,0 +1,128 @@
+"""hf-audio families on tiny RANDOM instances of their real classes, built offline in code
+(``build_tiny`` in each family's file): batched generation equals batch-of-1 generation (same tokens;
+tracked logits and log-sum-exp within ATOL, float32 on CPU), captured logits equal
+``generate(output_logits=True)`` exactly, label-likelihood scores equal a plain forward within ATOL.
+Families whose processor cannot be built offline are tested on their model part in
+``test_sfm_hf_audio_models.py``."""
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+import torch
+
+from emologits.errors import ConfigError
+from emologits.sfm import backend_class, load_backend
+from emologits.sfm.base import GenerationSettings
+
+torch.set_num_threads(1)
+#: float32 on CPU: padded vs unpadded rows differ by reduction order only.
+ATOL = 1e-4
+PROMPT = "Predict the emotion of the audio from the choices [Happiness, Sadness, Neutral, Angry]."
+CONTS = ["Happiness", "Neutral", "Sadness", "Angry"]
+#: backend name -> the module whose ``build_tiny(out_dir)`` writes a tiny checkpoint with a processor.
+END_TO_END = {
+    "audio-flamingo-3": "emologits.sfm.families.audio_flamingo3",
+}
+
+
+def _audios(n, seed=0, longest=1.9):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(0, 0.1, int(16000 * s)).astype(np.float32) for s in np.linspace(0.4, longest, n)]
+
+
+@pytest.fixture(scope="module", params=sorted(END_TO_END))
+def backend(request, tmp_path_factory):
+    name = request.param
+    path = importlib.import_module(END_TO_END[name]).build_tiny(tmp_path_factory.mktemp(name))
+    be = load_backend({"backend": name, "name_or_path": str(path), "dtype": "float32", "device": "cpu"})
+    assert type(be) is backend_class(name)
+    # the generic name reads the family from the checkpoint's model_type
+    assert type(load_backend({"backend": "hf-audio", "name_or_path": str(path), "device": "cpu"})) is type(be)
+    return be
+
+
+def test_left_padded_chat_with_audio(backend):
+    text = backend.chat_text(PROMPT)
+    assert PROMPT in text
+    inputs = backend.model_inputs(_audios(3), PROMPT)
+    mask = inputs["attention_mask"]
+    assert mask[0, 0] == 0 and bool(mask[:, -1].all())  # shortest clip padded on the left
+    assert backend.tokenizer.padding_side == "left"
+    prov = backend.provenance()
+    assert prov["family"] == backend.family and prov["attn_implementation"] and prov["runtime"]["gpu"] is None
+
+
+def test_captured_logits_equal_generate_output_logits(backend):
+    tracked = sorted(set(backend.tokenizer(" ".join(CONTS), add_special_tokens=False)["input_ids"]))
+    settings = GenerationSettings.from_config({"max_new_tokens": 5})
+    audios = _audios(2)
+    records = backend.generate(audios, PROMPT, tracked, settings)
+    inputs = backend.model_inputs(audios, PROMPT)
+    with torch.no_grad():
+        ref = backend.text_model().generate(**inputs, **backend.generate_extra_kwargs(), max_new_tokens=5,
+                                            do_sample=False, return_dict_in_generate=True, output_logits=True)
+    n_in = inputs["input_ids"].shape[1]
+    for row, rec in enumerate(records):
+        gen = ref.sequences[row, n_in:].tolist()
+        n = len(rec.generated_token_ids)
+        assert rec.generated_token_ids.tolist() == gen[:n]
+        raw = torch.stack(ref.logits, 1)[row, :n].float()
+        np.testing.assert_array_equal(rec.tracked_logits, raw[:, tracked].numpy())
+        np.testing.assert_allclose(rec.logsumexp, torch.logsumexp(raw, -1).numpy(), rtol=0, atol=1e-5)
+
+
+def test_batched_generation_equals_batch_of_1(backend):
+    audios = _audios(4, seed=3)
+    tracked = list(range(0, len(backend.tokenizer), 7))
+    settings = GenerationSettings.from_config({"max_new_tokens": 6})
+    batched = backend.generate(audios, PROMPT, tracked, settings)
+    for audio, rec in zip(audios, batched):
+        (single,) = backend.generate([audio], PROMPT, tracked, settings)
+        assert rec.generated_token_ids.tolist() == single.generated_token_ids.tolist()
+        np.testing.assert_allclose(rec.tracked_logits, single.tracked_logits, rtol=0, atol=ATOL)
+        np.testing.assert_allclose(rec.logsumexp, single.logsumexp, rtol=0, atol=ATOL)
+    assert not np.allclose(batched[0].tracked_logits[0], batched[3].tracked_logits[0])  # the LLM sees the audio
+
+
+def test_likelihood_equals_plain_forward(backend):
+    audios = _audios(3, seed=5)
+    scores = backend.score_batch(audios, PROMPT, CONTS)
+    for audio, row in zip(audios, scores):
+        prefix = backend.scoring_inputs(backend.model_inputs([audio], PROMPT))
+        for cont, got in zip(CONTS, row):
+            ids = backend.tokenizer(cont, add_special_tokens=False)["input_ids"]
+            full = dict(prefix)
+            full["input_ids"] = torch.cat([prefix["input_ids"], torch.tensor([ids])], 1)
+            full["attention_mask"] = torch.ones_like(full["input_ids"])
+            with torch.no_grad(), backend.scoring_context():
+                logp = torch.log_softmax(backend.text_model()(**full).logits[0].float(), -1)
+            n = prefix["input_ids"].shape[1]
+            expected = logp[torch.arange(n - 1, n - 1 + len(ids)), torch.tensor(ids)].numpy()
+            np.testing.assert_allclose(got, expected, rtol=0, atol=ATOL)
+
+
+def test_logits_dtype_float32_head(backend, tmp_path):
+    """bf16 weights, float32 output projection: the logits come back float32 and differ from the
+    bf16 head's (which are quantised)."""
+    be = load_backend({"backend": backend.name, "name_or_path": backend.name_or_path, "dtype": "bfloat16",
+                       "device": "cpu", "logits_dtype": "float32"})
+    inputs = be.model_inputs(_audios(1), PROMPT)
+    with torch.no_grad():
+        logits = be.text_model()(**inputs).logits
+    assert logits.dtype == torch.float32
+    assert be.provenance()["logits_dtype"] == "float32"
+
+
+def test_remote_code_families_are_refused_without_trust_remote_code():
+    for name in ("kimi-audio", "step-audio", "minicpm-o"):
+        with pytest.raises(ConfigError, match="trust_remote_code: true"):
+            load_backend({"backend": name, "device": "cpu"})
+
+
+def test_unknown_model_type_is_named(tmp_path):
+    from transformers import BertConfig
+    BertConfig().save_pretrained(tmp_path)
+    with pytest.raises(ConfigError, match="model_type 'bert' is not an audio-LLM family"):
+        load_backend({"backend": "hf-audio", "name_or_path": str(tmp_path), "device": "cpu"})
