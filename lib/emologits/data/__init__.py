@@ -1,7 +1,7 @@
 """Data preparation (paper sec. 4.1): one declared data set per file, one manifest format out.
 
 ``DATASETS`` registers each data set's :class:`DatasetSpec` (one file each: ``iemocap.py``,
-``cremad.py``, ``synthetic.py``); ``"package.module:SPEC"`` names one from outside the package.
+``cremad.py``, ``synthetic.py``, ``msp_podcast.py``, ``msp_improv.py``, ``ratings.py``); ``"package.module:SPEC"`` names one from outside the package.
 ``prepare_manifest(dataset, root, …, emotion_set=…)`` returns the manifest over an emotion set
 (default ``paper4``; see :mod:`emologits.data.manifest`); ``prepare_with_counts`` also the number
 of utterances each subset rule keeps, from the same single reading of the labels;
@@ -35,6 +35,12 @@ DATASETS.register_lazy("cremad", "emologits.data.cremad:SPEC",
                        "CREMA-D: crowd votes (A/D/F/H/N/S) per voice-only clip")
 DATASETS.register_lazy("synthetic", "emologits.data.synthetic:SPEC",
                        "synthetic IEMOCAP-layout corpus, generated offline (the demo)")
+DATASETS.register_lazy("msp-podcast", "emologits.data.msp_podcast:SPEC",
+                       "MSP-Podcast: 5+ raters' primary (and secondary) emotions per podcast segment")
+DATASETS.register_lazy("msp-improv", "emologits.data.msp_improv:SPEC",
+                       "MSP-IMPROV: per-rater labels (Angry, Happy, Sad, Neutral, Other) per utterance")
+DATASETS.register_lazy("ratings", "emologits.data.ratings:SPEC",
+                       "any corpus from a CSV/JSONL of ratings (long or counts shape, a label map)")
 
 
 def dataset_spec(dataset: str | DatasetSpec) -> DatasetSpec:

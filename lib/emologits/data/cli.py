@@ -4,6 +4,9 @@
     python -m emologits prepare --dataset iemocap --root labels/ --out m.parquet --labels-only
     python -m emologits prepare --dataset cremad --root CREMA-D --out cremad.parquet --emotion-set cremad6
     python -m emologits prepare --dataset synthetic --root .cache/data/synthetic_iemocap --out s.parquet
+    python -m emologits prepare --dataset msp-podcast --root MSP-Podcast --out m.parquet --emotion-set msp8
+    python -m emologits prepare --dataset msp-improv --root MSP-IMPROV --out m.parquet
+    python -m emologits prepare --dataset ratings --root ratings.csv --label-map map.yaml --out m.parquet
     python -m emologits prepare --dataset my_pkg.my_module:SPEC --root DIR --out m.parquet --option k=v
 """
 from __future__ import annotations
@@ -56,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "--cremad-rule is the former spelling for cremad")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="a data set option (data.options; VALUE read as YAML), repeatable")
+    parser.add_argument("--label-map", type=Path, default=None, metavar="MAP.yaml",
+                        help="ratings: same as --option label_map=PATH (a YAML mapping 'corpus label: class "
+                             "or null'; not needed when the labels are the set's class names)")
     parser.add_argument("--n-utterances", type=int, default=None,
                         help="same as --option n_utterances=N (synthetic: corpus size when generating, "
                              "default 240)")
@@ -91,6 +97,8 @@ def parse_options(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigError(f"--option {item!r}: VALUE is not valid YAML ({exc})") from None
     options.update({k: v for k, v in (("n_utterances", args.n_utterances), ("seed", args.seed))
                     if v is not None})
+    if getattr(args, "label_map", None) is not None:
+        options["label_map"] = str(args.label_map.expanduser().resolve())
     return options
 
 
@@ -110,6 +118,11 @@ def main(args: argparse.Namespace) -> int:
     label_counts = df["label"].value_counts(dropna=False)
     print("majority labels: " + ", ".join(f"{e} {int(label_counts.get(e, 0))}" for e in emotion_set.names)
           + f", none (tie) {int(df['label'].isna().sum())}")
+    if "split" in df.columns and df["split"].notna().any():
+        splits = df["split"].fillna("(none)").value_counts(sort=False)
+        print("utterances per split: " + ", ".join(f"{name} {int(n)}" for name, n in sorted(splits.items())))
+    else:
+        print("utterances per split: no official split (split null)")
     n_missing = int(df["audio_path"].isna().sum())
     if n_missing:
         print(f"audio: {n_missing} of {len(df)} utterances without an audio file (--labels-only)")

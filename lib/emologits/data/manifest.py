@@ -6,8 +6,10 @@ order (paper4: ``gt_anger, gt_happiness, gt_sadness, gt_neutral``, ``MANIFEST_CO
 is the ground-truth distribution over the set's classes (sec. 4.1; sums to 1), ``label`` its single
 majority label (``majority_labels``), ``n_ratings`` the number of annotations that went into it.
 Extra columns (``EXTRA_COLUMNS``) keep the raw annotations (``annotations``, a JSON string) so that
-any rule can be recomputed, where the utterance comes from, and ``emotion_set``: the name of the
-set the ``gt_*`` columns are over (the same on every row; a manifest without the column is paper4's).
+any rule can be recomputed, where the utterance comes from (``speaker``, ``session`` -- the corpus's
+recording group -- and ``split``, the corpus's official split or null, on every data set), and
+``emotion_set``: the name of the set the ``gt_*`` columns are over (the same on every row; a
+manifest without the column is paper4's).
 """
 from __future__ import annotations
 
@@ -37,13 +39,14 @@ MANIFEST_COLUMNS: tuple[str, ...] = manifest_columns(PAPER4)
 
 #: Raw annotations, as a JSON string. IEMOCAP/synthetic: ``{"C-E2": ["Neutral"], "C-F1": [...]}``
 #: (every categorical evaluator line, in file order, self-evaluations included);
-#: CREMA-D: the six vote counts ``{"A": 0, "D": 0, "F": 0, "H": 1, "N": 10, "S": 0}``.
+#: CREMA-D: the six vote counts ``{"A": 0, "D": 0, "F": 0, "H": 1, "N": 10, "S": 0}`` (with the per-rater
+#: response file: ``{rater id: "A"}``); MSP-Podcast / MSP-IMPROV / ratings: ``{rater: raw label(s)}``.
 ANNOTATIONS_COLUMN = "annotations"
 
 #: Extra columns written by every loader (null where a data set has no such thing).
 EXTRA_COLUMNS: tuple[str, ...] = (
     ANNOTATIONS_COLUMN, "selection", "session", "dialog", "speaker", "start_s", "end_s", "consensus",
-    "transcript", EMOTION_SET_COLUMN)
+    "transcript", "split", EMOTION_SET_COLUMN)
 
 #: Every column of a paper4 manifest.
 ALL_COLUMNS: tuple[str, ...] = MANIFEST_COLUMNS + EXTRA_COLUMNS
@@ -105,15 +108,26 @@ def finish_manifest(rows: list[dict[str, Any]], missing: list[Path], *, labels_o
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     for col in ("utt_id", "dataset", "audio_path", "label", ANNOTATIONS_COLUMN, "selection",
-                "dialog", "speaker", "consensus", "transcript", EMOTION_SET_COLUMN):
+                "dialog", "speaker", "consensus", "transcript", "split", EMOTION_SET_COLUMN):
         if col in df:
             df[col] = df[col].astype(object).where(df[col].notna(), None)
     if "session" in df:
-        df["session"] = df["session"].astype("Int64")
+        df["session"] = _session_column(df["session"])
     for col in ("start_s", "end_s", *(c for c in df.columns if str(c).startswith("gt_"))):
         if col in df:
             df[col] = df[col].astype("float64")
     return df.reset_index(drop=True)
+
+
+def _session_column(values: pd.Series) -> pd.Series:
+    """Sessions as nullable integers when every one is an integer (IEMOCAP 1-5, MSP-IMPROV 1-6,
+    MSP-Podcast's podcast number), else as strings (a lab's own session names)."""
+    present = values.dropna()
+    if all(isinstance(v, (int, np.integer)) or (isinstance(v, (float, np.floating)) and float(v).is_integer())
+           for v in present):
+        return values.astype("Int64")
+    return values.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+                      ).astype(object)
 
 
 def check_unique_ids(df: pd.DataFrame, source: str) -> None:
