@@ -100,6 +100,18 @@ def _new_temp(folder: Path, prefix: str, suffix: str, *, directory: bool) -> Pat
 
 
 @contextmanager
+def _disk_full_as_error(path: Path) -> Iterator[None]:
+    """A full disk (or quota) inside the block becomes one DiskFullError naming ``path``."""
+    try:
+        yield
+    except (OSError, RuntimeError) as exc:
+        note = _disk_full_reason(exc, path.parent)
+        if note is not None:
+            raise disk_full_error(path, note) from exc
+        raise
+
+
+@contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A temp file next to ``path`` (same suffix, for writers that infer the format from it);
     renamed onto ``path`` when the block succeeds, removed otherwise. A full disk raises
@@ -110,14 +122,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     _make_parent(path)
     tmp: Path | None = None
     try:
-        tmp = _new_temp(path.parent, f".{path.name}.", path.suffix or ".tmp", directory=False)
-        yield tmp
-        os.replace(tmp, path)
-    except (OSError, RuntimeError) as exc:
-        note = _disk_full_reason(exc, path.parent)
-        if note is not None:
-            raise disk_full_error(path, note) from exc
-        raise
+        with _disk_full_as_error(path):
+            tmp = _new_temp(path.parent, f".{path.name}.", path.suffix or ".tmp", directory=False)
+            yield tmp
+            os.replace(tmp, path)
     finally:
         if tmp is not None and os.path.lexists(tmp):
             os.unlink(tmp)
@@ -131,14 +139,10 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     _make_parent(path)
     tmp: Path | None = None
     try:
-        tmp = _new_temp(path.parent, f".{path.name}.tmp-", "", directory=True)
-        yield tmp
-        os.replace(tmp, path)
-    except (OSError, RuntimeError) as exc:
-        note = _disk_full_reason(exc, path.parent)
-        if note is not None:
-            raise disk_full_error(path, note) from exc
-        raise
+        with _disk_full_as_error(path):
+            tmp = _new_temp(path.parent, f".{path.name}.tmp-", "", directory=True)
+            yield tmp
+            os.replace(tmp, path)
     finally:
         if tmp is not None and tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
