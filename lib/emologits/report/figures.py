@@ -6,7 +6,9 @@ Every function writes ``<out_dir>/<name>.png`` and ``<name>.pdf`` atomically and
 * :func:`metric_bars` -- one panel per metric, one bar per row with its 95 % bootstrap CI
   (Figure 3, sec. 5.3: all generated tokens vs emotion-word tokens only).
 * :func:`reliability_diagram` -- predicted probability (binned) vs mean ground-truth probability,
-  the classes pooled and each class (:func:`emologits.metrics.reliability_bins`).
+  the classes pooled and each class (:func:`emologits.metrics.reliability_bins`), marker area =
+  bin count (with its legend), bins under :data:`MIN_BIN_COUNT` utterances hollow and not joined;
+  :func:`reliability_panels` several side by side (before / after calibration).
 * :func:`class_scatter` -- predicted vs true probability, one panel per class.
 * :func:`entropy_histogram` -- entropy (bits) of the ground-truth distributions (data prep).
 
@@ -167,6 +169,57 @@ def _no_data_figure(out_dir: str | os.PathLike, name: str, message: str, *,
     return save_figure(fig, out_dir, name, stamp=stamp)
 
 
+#: Reliability bins with fewer utterances than this are drawn as hollow grey markers and left out
+#: of the lines (one or two utterances would draw a spike to 0 or 1 that says nothing).
+MIN_BIN_COUNT = 5
+
+
+def _reliability_axes(ax: Any, bins: pd.DataFrame, names: Sequence[str], min_count: int,
+                      sizes: tuple[float, float], size_norm: tuple[float, float]) -> None:
+    """One reliability panel: the diagonal, the pooled classes (black line, marker area ~ bin
+    count), each class (coloured line and small markers drawn above the pooled line), thin bins hollow."""
+    ax.plot([0, 1], [0, 1], ls="--", lw=0.7, color="0.6", zorder=1)
+    colors = class_colors(names)
+
+    def area(count: pd.Series) -> np.ndarray:
+        lo, hi = size_norm
+        frac = (np.log(count.to_numpy(dtype=float)) - np.log(lo)) / max(np.log(hi) - np.log(lo), 1e-9)
+        return sizes[0] + np.clip(frac, 0, 1) * (sizes[1] - sizes[0])
+
+    series = [("all classes", "black", 1.6, "-", bins[bins["class"] == "all"], 2)]
+    series += [(c, colors[c], 1.0, "-", bins[bins["class"] == c], 4) for c in names]
+    for label, color, lw, ls, data, z in series:
+        data = data.sort_values("mean_pred")
+        kept, thin = data[data["count"] >= min_count], data[data["count"] < min_count]
+        ax.plot(kept["mean_pred"], kept["mean_true"], lw=lw, ls=ls, color=color, label=label, zorder=z)
+        pooled = label == "all classes"
+        ax.scatter(kept["mean_pred"], kept["mean_true"], s=area(kept["count"]) if pooled else 10.0,
+                   color=color, edgecolors="white", linewidths=0.4, zorder=z + 0.5)
+        if len(thin):
+            ax.scatter(thin["mean_pred"], thin["mean_true"], s=6, facecolors="none", edgecolors=color,
+                       linewidths=0.5, alpha=0.6, zorder=z + 0.5)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+
+
+def _count_handles(size_norm: tuple[float, float], sizes: tuple[float, float], min_count: int) -> list[Any]:
+    """Legend entries for the marker area: three bin counts, and the hollow marker of a thin bin."""
+    from matplotlib.lines import Line2D
+
+    lo, hi = size_norm
+    counts = sorted({int(round(v)) for v in np.geomspace(max(lo, 1), max(hi, 1), 3)})
+    handles = []
+    for c in counts:
+        frac = (np.log(c) - np.log(lo)) / max(np.log(hi) - np.log(lo), 1e-9)
+        area = sizes[0] + np.clip(frac, 0, 1) * (sizes[1] - sizes[0])
+        handles.append(Line2D([], [], ls="", marker="o", color="black", markersize=float(np.sqrt(area)),
+                              label=f"{c} utt. (all classes)"))
+    handles.append(Line2D([], [], ls="", marker="o", markerfacecolor="none", markeredgecolor="0.4",
+                          markersize=2.5, label=f"< {min_count} utt. (not joined)"))
+    return handles
+
+
 @_styled
 def reliability_diagram(
     truth: Any,
@@ -178,33 +231,52 @@ def reliability_diagram(
     *,
     classes: Classes = None,
     stamp: str | None = None,
+    min_count: int = MIN_BIN_COUNT,
 ) -> list[Path]:
     """Reliability diagram: x = predicted probability (bin mean), y = mean ground-truth
-    probability of the same class in that bin; pooled (black, marker size ~ count) and per class
-    (thin coloured lines); the diagonal is perfect calibration."""
+    probability of the same class in that bin; the classes pooled (black, marker area ~ bin count,
+    with a legend of counts) and each class (coloured lines drawn above it); bins with fewer than
+    ``min_count`` utterances are hollow and not joined; the diagonal is perfect calibration.
+    ``title``: what is plotted (method and prompt)."""
     if len(pred) == 0:
         return _no_data_figure(out_dir, name, "no valid predictions to plot", stamp=stamp)
-    names = class_names(pred, np.shape(pred)[1], classes)
-    bins = reliability_bins(truth, pred, n_bins, classes=names)
-    fig = _new_figure(2.9)
-    ax = fig.subplots()
-    ax.plot([0, 1], [0, 1], ls="--", lw=0.7, color="0.6", label="ideal")
-    per_class = bins[bins["class"] != "all"]
-    sns.lineplot(data=per_class, x="mean_pred", y="mean_true", hue="class", hue_order=list(names),
-                 palette=class_colors(names), lw=0.9, marker=".", markersize=3, markeredgewidth=0, sort=True,
-                 estimator=None, ax=ax)
-    pooled = bins[bins["class"] == "all"]
-    ax.plot(pooled["mean_pred"], pooled["mean_true"], lw=1.3, color="black", label="all classes")
-    sns.scatterplot(data=pooled, x="mean_pred", y="mean_true", size="count", sizes=(8, 48), color="black",
-                    legend=False, zorder=3, ax=ax)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_aspect("equal")
-    ax.set_xlabel("predicted probability (bin mean)")
-    ax.set_ylabel("ground-truth probability (mean)")
-    if title:
-        ax.set_title(title)
-    ax.legend(loc="upper left", frameon=False, handlelength=1.5)
+    return reliability_panels([(title or "", truth, pred)], out_dir, name, n_bins, classes=classes,
+                              stamp=stamp, min_count=min_count)
+
+
+@_styled
+def reliability_panels(
+    panels: Sequence[tuple[str, Any, Any]],
+    out_dir: str | os.PathLike,
+    name: str,
+    n_bins: int = 10,
+    *,
+    classes: Classes = None,
+    stamp: str | None = None,
+    min_count: int = MIN_BIN_COUNT,
+) -> list[Path]:
+    """Reliability diagrams side by side, one per ``(title, truth, pred)`` (e.g. before and after
+    calibration), on one marker-area scale; drawn as :func:`reliability_diagram`."""
+    panels = [(t, tr, pr) for t, tr, pr in panels if len(pr)]
+    if not panels:
+        return _no_data_figure(out_dir, name, "no valid predictions to plot", stamp=stamp)
+    names = class_names(panels[0][2], np.shape(panels[0][2])[1], classes)
+    all_bins = [reliability_bins(tr, pr, n_bins, classes=names) for _, tr, pr in panels]
+    counts = pd.concat([b.loc[b["class"] == "all", "count"] for b in all_bins])
+    size_norm = (float(max(min(counts.min(), counts.max()), 1)), float(max(counts.max(), 2)))
+    sizes = (6.0, 48.0)
+    k = len(panels)
+    fig = _new_figure(2.4 + 0.3 * (len(names) > 4), COLUMN_WIDTH * (1.0 if k == 1 else 0.55 * k + 0.45))
+    axes = np.atleast_1d(fig.subplots(1, k, sharey=True))
+    for ax, (title, _, _), bins in zip(axes, panels, all_bins):
+        _reliability_axes(ax, bins, names, min_count, sizes, size_norm)
+        ax.set_xlabel("predicted probability (bin mean)")
+        if title:
+            ax.set_title(textwrap.fill(title, 40 if k == 1 else 28))
+    axes[0].set_ylabel("ground-truth probability (mean)")
+    lines, labels = axes[0].get_legend_handles_labels()
+    handles = lines + _count_handles(size_norm, sizes, min_count)
+    fig.legend(handles=handles, loc="outside right center", frameon=False, handlelength=1.5)
     return save_figure(fig, out_dir, name, stamp=stamp)
 
 

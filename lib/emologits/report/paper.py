@@ -94,10 +94,10 @@ TABLE3 = MetricTable(
     paper=PAPER_TABLE3, paper_metrics=("accuracy", "f1_weighted"))
 
 RELIABILITY_TOKEN = PredictionFigure(
-    "reliability_token", "Reliability diagram (token level, {configured})", "04_token_extraction",
+    "reliability_token", "Reliability diagram (token level, {configured}, ambiguous prompt)", "04_token_extraction",
     TOKEN_AMBIGUOUS, figures.reliability_diagram)
 CLASS_SCATTER_TOKEN = PredictionFigure(
-    "class_scatter_token", "Predicted vs true probability per class (token level, {configured})",
+    "class_scatter_token", "Predicted vs true probability per class (token level, {configured}, ambiguous prompt)",
     "04_token_extraction", TOKEN_AMBIGUOUS, figures.class_scatter)
 GROUND_TRUTH_ENTROPY = GroundTruthFigure(
     "ground_truth_entropy", "Ground-truth ambiguity (entropy)", "01_data_prep", figures.entropy_histogram)

@@ -126,8 +126,8 @@ class MetricTable:
 
 @dataclass(frozen=True)
 class PredictionFigure:
-    """``draw(truth, pred, out_dir, name, *, classes, stamp)`` on one distribution table's valid
-    rows paired with the ground truth."""
+    """``draw(truth, pred, out_dir, name, *, title, classes, stamp)`` on one distribution table's
+    valid rows paired with the ground truth; the title is the caption (it names method and prompt)."""
 
     name: str
     caption: str
@@ -143,9 +143,10 @@ class PredictionFigure:
 
     def build(self, session: Session) -> Built:
         aligned = align_with_truth(session.manifest, session.distributions(session.key(self.key)))
+        caption = session.fill(self.caption)
         paths = self.draw(aligned["truth"], aligned["pred"], session.figures_dir, self.name,
-                          classes=aligned["classes"], stamp=session.stamp)
-        return Built(self.name, session.fill(self.caption), paths)
+                          title=caption, classes=aligned["classes"], stamp=session.stamp)
+        return Built(self.name, caption, paths)
 
 
 @dataclass(frozen=True)
