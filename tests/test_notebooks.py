@@ -122,6 +122,18 @@ def test_run_readme_banner_figures_and_reports(demo_run):
 
 
 @pytest.mark.notebooks
+def test_every_method_of_the_demo_carries_signal(demo_run):
+    """Text, token level (both prompts; softmax, and ratio where defined) and label likelihood each
+    reach UA >= 40 % against the majority label (chance: 25 %): a broken path falls to chance."""
+    from emologits.notebook import Session
+    from test_demo_signal import methods_at_chance, unweighted_accuracies
+
+    uas = unweighted_accuracies(Session.from_config(demo_run))
+    assert len(uas) == 8 and uas["token__ambiguous__all__softmax"][1] > 100, uas
+    assert methods_at_chance(uas) == {}, uas
+
+
+@pytest.mark.notebooks
 def test_executed_inference_notebook_keeps_a_short_summary_not_the_progress_bars(demo_run):
     nb = json.loads((demo_run.run_dir / "notebooks" / "02_inference.ipynb").read_text())
     streams = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", [])

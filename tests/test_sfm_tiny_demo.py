@@ -16,7 +16,8 @@ from emologits.sfm.base import GenerationSettings
 
 torch.set_num_threads(1)
 QUICK = {"n_train": 24, "steps": 3, "batch_size": 4, "vocab_size": 400}
-DISTRIBUTION = re.compile(r"^Happiness: (\d+)%, Neutral: (\d+)%, Sadness: (\d+)%, Anger: (\d+)%$")
+#: The four classes, each once, from the largest share down.
+DISTRIBUTION = re.compile(r"^(?:(?:Happiness|Neutral|Sadness|Anger): \d+%, ){3}(?:Happiness|Neutral|Sadness|Anger): \d+%$")
 
 
 @pytest.mark.parametrize("dist, expected", [
@@ -31,9 +32,17 @@ def test_percentages_are_multiples_of_5_summing_to_100(dist, expected):
 
 
 def test_answers_in_the_papers_format():
-    # EMOTIONS order in, the paper's "Happiness, Neutral, Sadness, Anger" order out (sec. 3.4.1)
-    assert td.distribution_answer([0.65, 0, 0.35, 0]) == "Happiness: 0%, Neutral: 0%, Sadness: 35%, Anger: 65%"
+    # EMOTIONS order in; out the paper's words and format (sec. 3.4.1), the largest share first, ties
+    # in the paper's "Happiness, Neutral, Sadness, Anger" order
+    assert td.distribution_answer([0.65, 0, 0.35, 0]) == "Anger: 65%, Sadness: 35%, Happiness: 0%, Neutral: 0%"
+    assert td.distribution_answer([0, 0, 0, 1]) == "Neutral: 100%, Happiness: 0%, Sadness: 0%, Anger: 0%"
+    assert td.distribution_answer([0.25] * 4) == "Happiness: 25%, Neutral: 25%, Sadness: 25%, Anger: 25%"
     assert DISTRIBUTION.match(td.distribution_answer([0.1, 0.2, 0.3, 0.4]))
+    for i in range(20):  # every class once, the shares from the largest down (first word: a majority class)
+        dist = np.random.default_rng(i).dirichlet(np.ones(4))
+        answer = td.distribution_answer(dist)
+        shares = [int(x) for x in re.findall(r"(\d+)%", answer)]
+        assert DISTRIBUTION.match(answer) and shares == sorted(td.percentages_multiple_of_5(dist), reverse=True)
     assert [td.single_answer(e) for e in ("anger", "happiness", "sadness", "neutral")] == \
         ["Angry", "Happiness", "Sadness", "Neutral"]
 
@@ -60,6 +69,33 @@ def test_tokenizer_and_processor_built_in_code():
     torch.testing.assert_close(feats, theirs["input_features"])
     n_label = len(tok("Angry<|im_end|>", add_special_tokens=False)["input_ids"])
     assert (mine["labels"] != -100).sum() == n_label and mine["labels"][-1] == tok.eos_token_id
+
+
+def test_token_level_target_follows_the_ground_truth():
+    """The token-level term's target: positive (eq. 2's ratio is defined), its softmax the smoothed
+    ground truth, and its order the ground truth's."""
+    gt = np.array([0.0, 2 / 3, 1 / 3, 0.0])
+    target = td.token_level_target(gt)
+    assert (target > 0).all()
+    smoothed = (20 * gt + 1) / 24
+    np.testing.assert_allclose(np.exp(target) / np.exp(target).sum(), smoothed / smoothed.sum())
+    assert list(np.argsort(-target)[:2]) == [1, 2] and target[0] == target[3]
+
+
+def test_class_logit_matrix_is_eq1_over_the_runners_tracked_ids():
+    """Training reads the class values exactly as extraction does: the runner's tracked ids, and eq. 1
+    (emologits.extract.token.distribution_from_logits) as a (T, 4) matrix."""
+    from emologits.extract.token import distribution_from_logits
+    from emologits.inference.methods import token_ids_for
+    texts = [td.distribution_answer(np.random.default_rng(i).dirichlet(np.ones(4))) for i in range(50)]
+    tok = td.train_tokenizer(texts + ["Angry", "Happiness", "Sadness", "Neutral"] * 20, 300)
+    class_ids, tracked_ids = token_ids_for(tok)
+    tracked, matrix = td.class_logit_matrix(tok)
+    assert tracked == tracked_ids and matrix.shape == (len(tracked), 4)
+    logits = torch.randn(6, len(tracked), dtype=torch.float64)
+    z = (logits @ matrix.double()).mean(0)
+    want = distribution_from_logits(logits.numpy(), class_ids, normalize="softmax", token_ids=tracked)
+    np.testing.assert_allclose(torch.softmax(z, 0).numpy(), [want[e] for e in td.EMOTIONS], rtol=1e-6)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,12 @@ tiny size, a byte-level BPE tokenizer trained in code, a Whisper feature extract
 window, trained for ~1.5 minutes on one CPU thread on a synthetic corpus to answer the paper's two prompts
 (sec. 3.3 "ambiguous", sec. 5.2 "single") in the paper's response format.
 
+Every method of the paper (and label likelihood) must see the audio through it: the distribution
+answer lists the classes from the largest share down (so its first word, which label likelihood
+scores, is the utterance's majority class), and a second loss term pulls the emotion words' logits
+averaged over the answer's steps (eq. 1, the token level of sec. 3.4.2) towards the log of the
+ground truth (plus a positive offset, so that eq. 2's ratio is defined too).
+
 It is a PIPELINE CHECK: it exercises every later step on real generated text and real logits. Its
 numbers are never the paper's.
 """
@@ -32,17 +38,22 @@ from emologits.errors import ConfigError
 from emologits.sfm.base import BackendOptions, parse_options
 
 #: Bump when the recipe below changes; part of the cache stamp.
-TINY_DEMO_VERSION = 1
+TINY_DEMO_VERSION = 2
 STAMP_FILE = "tiny_demo_stamp.json"
 #: Weight of the optional logit-level term (TinyDemoSettings.logit_level).
 LOGIT_LEVEL_WEIGHT = 0.01
+#: Token-level target (TinyDemoSettings.token_weight): the class logits averaged over an answer's
+#: steps should be TOKEN_TARGET_OFFSET + log((20 * gt + 1) / 24), i.e. the log of the ground truth
+#: in 5 % units with one unit of smoothing, shifted to be positive (eq. 2's ratio needs z > 0).
+TOKEN_TARGET_OFFSET = 4.0
 SAMPLING_RATE = 16000
 #: Feature window: 5 s (Qwen2-Audio uses Whisper's 30 s; synthetic clips are 1-2.5 s; longer audio
 #: is truncated to the window by the runner); 500 mel frames = 2 x max_source_positions.
 WINDOW_S = 5
 N_MELS = 32
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>")
-#: The paper's answer order for the distribution prompt (sec. 3.4.1 example).
+#: The paper's answer order for the distribution prompt (sec. 3.4.1 example); the tiny-demo lists the
+#: classes from the largest share down, ties in this order.
 ANSWER_ORDER = ("happiness", "neutral", "sadness", "anger")
 ANSWER_WORDS = {"anger": "Anger", "happiness": "Happiness", "sadness": "Sadness", "neutral": "Neutral"}
 #: The single prompt's choice words (sec. 5.2): [Happiness, Sadness, Neutral, Angry].
@@ -66,6 +77,10 @@ class TinyDemoSettings:
     #: shift, so this only sets the logits' level (e.g. 10.0 makes eq. 2's ratio valid for the single
     #: prompt); off by default because it slightly slows learning to use the audio.
     logit_level: float | None = None
+    #: Weight of the token-level term (0: off): the emotion words' class logits (eq. 1) averaged over
+    #: the answer's steps are pulled towards :data:`TOKEN_TARGET_OFFSET` + log of the smoothed ground
+    #: truth (mean squared error), so the token level (sec. 3.4.2) follows the audio.
+    token_weight: float = 0.1
     vocab_size: int = 512
     threads: int = 1
 
@@ -123,9 +138,36 @@ def percentages_multiple_of_5(dist: Sequence[float]) -> list[int]:
 
 
 def distribution_answer(dist: Sequence[float]) -> str:
-    """E.g. ``Happiness: 10%, Neutral: 60%, Sadness: 5%, Anger: 25%`` (sec. 3.4.1 format)."""
+    """E.g. ``Neutral: 60%, Anger: 25%, Happiness: 10%, Sadness: 5%`` (sec. 3.4.1 format), the
+    classes from the largest share down (ties in the paper's order, :data:`ANSWER_ORDER`), so the
+    answer's first word is the majority class."""
     pct = dict(zip(EMOTIONS, percentages_multiple_of_5(dist)))
-    return ", ".join(f"{ANSWER_WORDS[e]}: {pct[e]}%" for e in ANSWER_ORDER)
+    order = sorted(ANSWER_ORDER, key=lambda e: (-pct[e], ANSWER_ORDER.index(e)))
+    return ", ".join(f"{ANSWER_WORDS[e]}: {pct[e]}%" for e in order)
+
+
+def token_level_target(dist: Sequence[float]) -> np.ndarray:
+    """The averaged class logits (EMOTIONS order) the token-level term trains towards:
+    :data:`TOKEN_TARGET_OFFSET` + log((20 * gt + 1) / 24) (positive; its softmax is the smoothed
+    ground truth, its ratio ranks the classes as the ground truth does)."""
+    gt = np.asarray(dist, dtype=float) / max(float(np.sum(dist)), 1e-12)
+    return TOKEN_TARGET_OFFSET + np.log((20.0 * gt + 1.0) / 24.0)
+
+
+def class_logit_matrix(tokenizer: Any) -> tuple[list[int], torch.Tensor]:
+    """The tracked ids (paper4's emotion words, as the runner captures them) and the (T, 4) matrix
+    that turns their logits into eq. 1's class values (mean over a form's pieces, then over forms)."""
+    from emologits.inference.methods import token_ids_for
+
+    class_ids, tracked = token_ids_for(tokenizer, None)
+    column = {t: i for i, t in enumerate(tracked)}
+    matrix = torch.zeros(len(tracked), len(EMOTIONS))
+    for c, emotion in enumerate(EMOTIONS):
+        forms = class_ids[emotion]
+        for ids in forms:
+            for t in ids:
+                matrix[column[t], c] += 1.0 / (len(forms) * len(ids))
+    return tracked, matrix
 
 
 def single_answer(label: str) -> str:
@@ -265,7 +307,8 @@ def train_tiny_demo(out_dir: str | Path, settings: TinyDemoSettings = TinyDemoSe
     Corpus: ``write_synthetic_corpus(seed=settings.corpus_seed, n_utterances=settings.n_train)`` in a
     temporary folder (removed afterwards). Targets: the paper's two prompts (prompts/prompts.yaml,
     ``ambiguous`` and ``single``), answered from each utterance's ground truth: percentages
-    (multiples of 5 summing to 100) and the majority label's choice word. Seeded; CPU only."""
+    (multiples of 5 summing to 100, the largest share first) and the majority label's choice word;
+    with ``token_weight`` > 0 also the token-level term (:func:`token_level_target`). Seeded; CPU only."""
     from emologits.data.synthetic import write_synthetic_corpus
     from emologits.progress import progress_bar
     from emologits.prompts import load_prompts
@@ -295,6 +338,9 @@ def train_tiny_demo(out_dir: str | Path, settings: TinyDemoSettings = TinyDemoSe
         features, frame_mask = audio_features(processor, audios)
         n_frames = frame_mask.sum(-1).tolist()
         encoded = [_encode_example(processor, chat_of[p], a, int(n_frames[r])) for r, p, a in examples]
+        tracked, to_classes = class_logit_matrix(tokenizer)
+        gts = manifest[list(GT_COLUMNS)].to_numpy(float)
+        targets = torch.tensor(np.stack([token_level_target(gts[r]) for r, _, _ in examples]), dtype=torch.float32)
         model.train()
         optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=0.01)
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.lr, total_steps=settings.steps,
@@ -314,6 +360,13 @@ def train_tiny_demo(out_dir: str | Path, settings: TinyDemoSettings = TinyDemoSe
                 predicting = batch["labels"][:, 1:] != -100
                 level = out.logits[:, :-1][predicting].mean()
                 loss = loss + LOGIT_LEVEL_WEIGHT * (level - settings.logit_level) ** 2
+            if settings.token_weight:
+                # eq. 1 per answer step, averaged over the answer's steps (the runner's "all" steps),
+                # pulled towards the ground truth's log shares (token_level_target)
+                predicting = (batch["labels"][:, 1:] != -100).float()
+                per_step = out.logits[:, :-1, tracked] @ to_classes  # (B, L-1, 4)
+                mean = (per_step * predicting[..., None]).sum(1) / predicting.sum(1, keepdim=True)
+                loss = loss + settings.token_weight * ((mean - targets[pick]) ** 2).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
