@@ -21,9 +21,16 @@ torch.set_num_threads(1)
 ATOL = 1e-4
 PROMPT = "Predict the emotion of the audio from the choices [Happiness, Sadness, Neutral, Angry]."
 CONTS = ["Happiness", "Neutral", "Sadness", "Angry"]
-#: backend name -> the module whose ``build_tiny(out_dir)`` writes a tiny checkpoint with a processor.
+#: backend name -> its family module: ``build_tiny(out_dir)`` writes a tiny checkpoint with its real
+#: processor, loaded through the config (end to end, AutoProcessor included).
 END_TO_END = {
     "audio-flamingo-3": "emologits.sfm.families.audio_flamingo3",
+}
+#: backend name -> its family module: ``tiny_parts()`` gives the tiny model and a processor built in
+#: memory (the real class, or a stand-in where the real one cannot be built offline; README table).
+IN_MEMORY = {
+    "qwen2.5-omni": "emologits.sfm.families.qwen2_5_omni",
+    "qwen3-omni": "emologits.sfm.families.qwen3_omni",
 }
 
 
@@ -32,14 +39,26 @@ def _audios(n, seed=0, longest=1.9):
     return [rng.normal(0, 0.1, int(16000 * s)).astype(np.float32) for s in np.linspace(0.4, longest, n)]
 
 
-@pytest.fixture(scope="module", params=sorted(END_TO_END))
+def _build(name, tmp_path_factory, **model):
+    if name in END_TO_END:
+        path = importlib.import_module(END_TO_END[name]).build_tiny(tmp_path_factory.mktemp(name))
+        return load_backend({"backend": name, "name_or_path": str(path), "dtype": "float32", "device": "cpu",
+                             **model})
+    net, processor = importlib.import_module(IN_MEMORY[name]).tiny_parts()
+    if model.get("dtype") == "bfloat16":
+        net = net.to(torch.bfloat16)
+    return backend_class(name)(net, processor, name_or_path=f"tiny-{name}", revision=None, device="cpu",
+                               logits_dtype=model.get("logits_dtype"))
+
+
+@pytest.fixture(scope="module", params=sorted(END_TO_END) + sorted(IN_MEMORY))
 def backend(request, tmp_path_factory):
     name = request.param
-    path = importlib.import_module(END_TO_END[name]).build_tiny(tmp_path_factory.mktemp(name))
-    be = load_backend({"backend": name, "name_or_path": str(path), "dtype": "float32", "device": "cpu"})
+    be = _build(name, tmp_path_factory)
     assert type(be) is backend_class(name)
-    # the generic name reads the family from the checkpoint's model_type
-    assert type(load_backend({"backend": "hf-audio", "name_or_path": str(path), "device": "cpu"})) is type(be)
+    if name in END_TO_END:  # the generic name reads the family from the checkpoint's model_type
+        assert type(load_backend({"backend": "hf-audio", "name_or_path": be.name_or_path, "device": "cpu"})) \
+            is type(be)
     return be
 
 
@@ -103,15 +122,13 @@ def test_likelihood_equals_plain_forward(backend):
             np.testing.assert_allclose(got, expected, rtol=0, atol=ATOL)
 
 
-def test_logits_dtype_float32_head(backend, tmp_path):
-    """bf16 weights, float32 output projection: the logits come back float32 and differ from the
-    bf16 head's (which are quantised)."""
-    be = load_backend({"backend": backend.name, "name_or_path": backend.name_or_path, "dtype": "bfloat16",
-                       "device": "cpu", "logits_dtype": "float32"})
+def test_logits_dtype_float32_head(backend, tmp_path_factory):
+    """bf16 weights, float32 output projection: the logits come back float32."""
+    be = _build(backend.name, tmp_path_factory, dtype="bfloat16", logits_dtype="float32")
     inputs = be.model_inputs(_audios(1), PROMPT)
     with torch.no_grad():
         logits = be.text_model()(**inputs).logits
-    assert logits.dtype == torch.float32
+    assert logits.dtype == torch.float32 and be.text_model().dtype == torch.bfloat16
     assert be.provenance()["logits_dtype"] == "float32"
 
 

@@ -24,13 +24,13 @@ class AudioFlamingo3Backend(HfAudioBackend):
         return float(self.processor.max_audio_len)
 
 
-def build_tiny(out_dir: Any, *, seed: int = 0, window_s: int = 2) -> Any:
-    """A tiny random Audio Flamingo 3 with its real processor class, saved to ``out_dir``."""
+def tiny_parts(seed: int = 0, window_s: int = 2) -> tuple[Any, Any]:
+    """A tiny random Audio Flamingo 3 and its real processor class (Whisper features, 2 s windows)."""
     import torch
     from transformers import (AudioFlamingo3Config, AudioFlamingo3ForConditionalGeneration,
                               AudioFlamingo3Processor, WhisperFeatureExtractor)
 
-    from emologits.sfm.families.tiny import chatml_template, save_tiny, set_special_ids, tiny_tokenizer
+    from emologits.sfm.families.tiny import chatml_template, set_special_ids, tiny_tokenizer
     tok = tiny_tokenizer(["<|im_start|>", "<sound>"])
     fe = WhisperFeatureExtractor(feature_size=16, sampling_rate=16000, hop_length=160, chunk_length=window_s,
                                  n_fft=400)
@@ -45,4 +45,10 @@ def build_tiny(out_dir: Any, *, seed: int = 0, window_s: int = 2) -> Any:
     torch.manual_seed(seed)
     model = AudioFlamingo3ForConditionalGeneration(config)
     set_special_ids(model, tok)
-    return save_tiny(model, proc, out_dir)
+    return model, proc
+
+
+def build_tiny(out_dir: Any, *, seed: int = 0, window_s: int = 2) -> Any:
+    """:func:`tiny_parts` saved to ``out_dir`` (``model.name_or_path`` of a config); returns the path."""
+    from emologits.sfm.families.tiny import save_tiny
+    return save_tiny(*tiny_parts(seed, window_s), out_dir)

@@ -68,3 +68,41 @@ def set_special_ids(model: Any, tokenizer: Any, *, eos: str | None = None) -> No
     gc.eos_token_id = tokenizer.convert_tokens_to_ids(eos) if eos else tokenizer.eos_token_id
     gc.pad_token_id = tokenizer.pad_token_id
     gc.bos_token_id = None
+
+
+def qwen_audio_tokens(frames: int) -> int:
+    """Placeholders per clip of the Qwen-style audio encoders (conv stride 2, then pooling by 2)."""
+    return ((frames - 1) // 2 + 1 - 2) // 2 + 1
+
+
+class StandInProcessor:
+    """What a family's processor does for one audio item, for families whose processor class cannot
+    be built offline (it needs torchvision, torchaudio or mistral-common): the family's chat template,
+    features from a feature extractor padded to its window (``padding="max_length"``), the audio
+    placeholder expanded to ``n_tokens(frames)`` copies, the text tokenized and padded on the left.
+    Only the test's model part is real; the family's own processor is untested offline."""
+
+    def __init__(self, tokenizer: Any, feature_extractor: Any, *, chat_template: str, audio_token: str,
+                 n_tokens: Any, features_key: str = "input_features", mask_key: str = "feature_attention_mask",
+                 expand: Any = None) -> None:
+        self.tokenizer, self.feature_extractor = tokenizer, feature_extractor
+        self.chat_template, self.audio_token, self.n_tokens = chat_template, audio_token, n_tokens
+        self.features_key, self.mask_key = features_key, mask_key
+        self.expand = expand or (lambda n: audio_token * n)
+
+    def apply_chat_template(self, conversation: Any, **kwargs: Any) -> Any:
+        return self.tokenizer.apply_chat_template(conversation, chat_template=self.chat_template, **kwargs)
+
+    def __call__(self, *, text: Sequence[str], audio: Sequence[Any], sampling_rate: int, return_tensors: str = "pt",
+                 text_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+        feats = self.feature_extractor(list(audio), sampling_rate=sampling_rate, return_tensors="pt",
+                                       padding="max_length", return_attention_mask=True)
+        mask = feats["attention_mask"]
+        texts = [t.replace(self.audio_token, self.expand(self.n_tokens(int(m.sum()))), 1) for t, m in zip(text, mask)]
+        kw = {k: v for k, v in (text_kwargs or {}).items() if k != "padding_side"}
+        self.tokenizer.padding_side = (text_kwargs or {}).get("padding_side", "left")
+        out = dict(self.tokenizer(texts, return_tensors="pt", **kw))
+        out[self.features_key] = feats["input_features"]
+        if self.mask_key:
+            out[self.mask_key] = mask
+        return out
