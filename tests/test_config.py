@@ -163,7 +163,8 @@ def test_defaults_come_from_the_schema(tmp_path):
                               "temperature": 0.1, "top_p": 0.95, "top_k": 500, "repetition_penalty": 1.1,
                               "seed": 0}
     assert cfg.evaluation == {"kl": "paper", "r2": "paper", "ties": "paper", "bootstrap": 1000, "seed": 0,
-                              "token_normalize": "ratio"}
+                              "token_normalize": "ratio", "calibration": {"groups": "session", "l2": 1e-3},
+                              "ensemble": {"prompts": ["ambiguous", "single"]}}
     assert cfg.prompts == {"file": "prompts/prompts.yaml", "ids": ["ambiguous", "single"]}
     assert cfg.data == {"dataset": None, "root": None, "selection": None, "limit": None, "emotion_set": "paper4",
                         "options": {}}

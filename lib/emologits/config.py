@@ -83,6 +83,24 @@ class PromptsSection(StrictModel):
     ids: Annotated[list[str], Field(min_length=1)] = Field(default_factory=lambda: ["ambiguous", "single"])
 
 
+class CalibrationSection(StrictModel):
+    """``evaluation.calibration``: post-hoc calibration of class scores, cross-fitted over groups
+    (beyond the paper; :mod:`emologits.calibration`, notebook 09)."""
+
+    #: The manifest column whose values are the folds: each group is calibrated by a map fitted on
+    #: the others (``session`` for IEMOCAP-like corpora, ``speaker`` for CREMA-D actors, ``split``).
+    groups: str = "session"
+    #: L2 weight of the Dirichlet map (on W - I and b).
+    l2: Annotated[float, Field(ge=0)] = 1e-3
+
+
+class EnsembleSection(StrictModel):
+    """``evaluation.ensemble``: the prompts whose distributions a prompt ensemble averages
+    (notebook 09; those of ``prompts.ids`` among them are used)."""
+
+    prompts: Annotated[list[str], Field(min_length=1)] = Field(default_factory=lambda: ["ambiguous", "single"])
+
+
 class EvaluationSection(StrictModel):
     """``evaluation``: metric conventions (sec. 4.3) and the bootstrap."""
 
@@ -93,6 +111,8 @@ class EvaluationSection(StrictModel):
     seed: Annotated[int, Field(ge=0)] = 0
     #: The eq. 2 variant of the "Token-level" rows and Figure 3; the other is reported beside it.
     token_normalize: Literal[TOKEN_NORMALIZATIONS] = "ratio"  # type: ignore[valid-type]
+    calibration: CalibrationSection = Field(default_factory=CalibrationSection)
+    ensemble: EnsembleSection = Field(default_factory=EnsembleSection)
 
 
 class PipelineSection(StrictModel):
