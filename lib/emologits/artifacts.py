@@ -27,6 +27,7 @@ NOTEBOOKS: dict[str, str] = {
     "05_prompt_ablation": "ambiguous vs single prompt, token level -> Table 2",
     "06_token_subset_ablation": "all tokens vs emotion-word tokens -> Figure 3",
     "07_single_label_eval": "accuracy / F1 vs the majority label -> Table 3",
+    "09_beyond_the_paper": "calibrated distributions, prompt ensembles, model-seconds -> table_beyond",
 }
 
 
