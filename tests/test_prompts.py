@@ -96,10 +96,40 @@ def test_bad_prompt_entries_name_the_file_and_the_prompt(tmp_path, entry, messag
 
 
 def test_unknown_prompt_id_lists_the_known_ones():
-    with pytest.raises(ConfigError, match=r"no prompt 'nope'; known: \['ambiguous', 'ambiguous_any', 'single'"):
+    with pytest.raises(ConfigError, match=r"no prompt 'nope'; known: \['ambiguous', 'ambiguous_any', 'ambiguous_p1'"):
         get_prompt(PROMPTS, "nope")
 
 
 def test_a_prompt_built_in_code_defaults_to_paper4():
     prompt = Prompt(id="p", kind="distribution", text="Anger or not?")
     assert prompt.emotion_set == "paper4" and prompt.render() is prompt
+
+
+PARAPHRASES = {"ambiguous": ("distribution", "{classes}"), "single": ("single", "{choices}")}
+
+
+@pytest.mark.parametrize("paper_id", sorted(PARAPHRASES))
+def test_four_paraphrases_of_each_paper_prompt_are_ours_and_ask_the_same(paper_id):
+    """Prompt ensembles: >= 4 paraphrases per paper prompt, marked as ours, same kind and answer format."""
+    prompts = load_prompts(PROMPTS)
+    kind, placeholder = PARAPHRASES[paper_id]
+    ids = sorted(pid for pid in prompts if pid.startswith(f"{paper_id}_p"))
+    assert ids == [f"{paper_id}_p{i}" for i in range(1, 5)]
+    texts = {prompts[paper_id].text}
+    for pid in ids:
+        prompt = prompts[pid]
+        assert prompt.kind == kind and prompt.is_template and prompt.text.count(placeholder) == 1
+        assert prompt.source.startswith(f"ours, not the paper's: paraphrase {pid[-1]} of the sec.")
+        assert f"({paper_id})" in prompt.source
+        texts.add(prompt.text)
+        paper4 = get_prompt(PROMPTS, pid)
+        assert paper4.emotion_set == "paper4" and not paper4.is_template
+        filled = class_list() if kind == "distribution" else choice_list()
+        assert paper4.text == prompt.text.replace(placeholder, filled)
+        six = get_prompt(PROMPTS, pid, "cremad6")
+        assert (class_list("cremad6") if kind == "distribution" else choice_list("cremad6")) in six.text
+        if kind == "distribution":  # the answer format of sec. 3.3: percentages
+            assert "percent" in prompt.text.lower()
+        else:  # one label, no percentages
+            assert "percent" not in prompt.text.lower() and "label" in prompt.text.lower()
+    assert len(texts) == 5  # the paper's prompt and four different paraphrases
