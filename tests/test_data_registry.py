@@ -98,7 +98,7 @@ def user_corpus(tmp_path, monkeypatch):
 
 
 def test_shipped_specs_are_registered_and_options_come_from_them():
-    assert DATASETS.names() == ["iemocap", "cremad", "synthetic"]
+    assert DATASETS.names() == ["iemocap", "cremad", "synthetic", "msp-podcast", "msp-improv", "ratings"]
     for name in DATASETS:
         spec = dataset_spec(name)
         assert isinstance(spec, DatasetSpec) and spec.name == name and DATASETS.describe()[name]
