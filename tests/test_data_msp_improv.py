@@ -101,3 +101,21 @@ def test_root_and_sets(tmp_path, capsys):
     assert cli_main(["prepare", "--dataset", "msp-improv", "--root", str(tmp_path / "x" / "imp"), "--labels-only",
                      "--out", str(tmp_path / "m.parquet")]) == 0
     assert "no official split" in capsys.readouterr().out
+
+
+def test_free_text_nan_values_and_an_audio_folder(tmp_path):
+    """Further labels are free text that may hold ";", values may be NaN, and the session folders may
+    sit under Audio/ (layouts seen in public parsers of the release)."""
+    write_fixture(tmp_path / "imp")
+    plain = prepare_manifest("msp-improv", tmp_path / "imp", labels_only=True)
+    path = tmp_path / "imp" / "Evaluation.txt"
+    text = path.read_text().replace("Frustrated, Tired", "Frustrated; or tired?").replace("D:3.0;", "D:NaN;")
+    path.write_text(text.replace("A:2.5;", "A:NaN;", 3))
+    (tmp_path / "imp" / "Audio").mkdir()
+    for session in sorted((tmp_path / "imp").glob("session*")):
+        session.rename(tmp_path / "imp" / "Audio" / session.name)
+    moved = prepare_manifest("msp-improv", tmp_path / "imp", labels_only=True)
+    gt = ["gt_anger", "gt_happiness", "gt_sadness", "gt_neutral"]
+    np.testing.assert_allclose(moved[gt].to_numpy(float), plain[gt].to_numpy(float))
+    assert moved["audio_path"].isna().sum() == 1 and "/Audio/session" in moved["audio_path"].dropna().iloc[0]
+    assert any(v[1:] == ["Frustrated; or tired?"] for a in moved["annotations"] for v in json.loads(a).values())

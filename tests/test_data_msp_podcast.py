@@ -61,16 +61,24 @@ def write_fixture(root: Path, n: int = 36, form: str = "columns") -> dict:
             writer = csv.writer(fh)
             writer.writerow(["FileName", "WorkerID", "EmoClass_Major", "EmoClass_Second", "EmoAct", "EmoVal", "EmoDom"])
             writer.writerows([name, w, p, ",".join(s), 4, 4, 4] for name, w, p, s in detailed)
-    elif form == "detail":
+    elif form == "detail":  # v1.11-style; the secondary field empty, absent, or free text with ";"
         with open(root / "Labels" / "labels_detailed.csv", "w", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(["FileName", "EmoDetail"])
-            writer.writerows([name, f"{w}; {p}; {','.join(s)}; A:4.0; V:3.0; D:5.0;"] for name, w, p, s in detailed)
+            for k, (name, w, p, s) in enumerate(detailed):
+                tags = ("Other-meh; sort of," if k % 7 == 3 else "") + ",".join(s)  # free text holding ";"
+                second = f" {tags};" if tags or k % 2 else ""
+                writer.writerow([name, f"{w}; {p};{second} A:4.0; V:3.0; D:5.0;"])
     else:
         data: dict = {}
         for name, w, p, s in detailed:
-            data.setdefault(name, {}).setdefault(w, {"EmoClass_Major": p, "EmoClass_Second": ",".join(s),
-                                                     "EmoAct": "4", "EmoVal": "4", "EmoDom": "4"})
+            labels = {"EmoClass_Major": p, "EmoClass_Second": ",".join(s), "EmoAct": "4", "EmoVal": "4", "EmoDom": "4"}
+            if form == "json":  # {FileName: {worker: labels}}
+                data.setdefault(name, {}).setdefault(w, labels)
+            else:  # "workers": {FileName: {"Workers": [{"Name": worker, **labels}]}}
+                workers = data.setdefault(name, {"Workers": []})["Workers"]
+                if w not in [x["Name"] for x in workers]:
+                    workers.append({"Name": w, **labels})
         (root / "Labels" / "labels_detailed.json").write_text(json.dumps(data))
     return truth
 
@@ -89,7 +97,7 @@ def _expected(truth: dict, names: tuple[str, ...], secondary: bool = False) -> d
     return out
 
 
-@pytest.mark.parametrize("form", ["columns", "detail", "json"])
+@pytest.mark.parametrize("form", ["columns", "detail", "json", "workers"])
 def test_forms_rules_and_columns(tmp_path, form):
     truth = write_fixture(tmp_path / "msp", form=form)
     es = get_emotion_set("msp8")
@@ -111,6 +119,14 @@ def test_forms_rules_and_columns(tmp_path, form):
     assert df.loc["MSP-PODCAST_0002_0004", "audio_path"] is None  # no audio (labels-only)
     assert df.loc["MSP-PODCAST_0001_0002", "speaker"] == "101" and df.loc["MSP-PODCAST_0003_0002", "session"] == 3
     assert set(df["split"]) == set(SPLITS)
+    # Secondary tags are read in every form (an absent or empty field, or free text holding ";", too).
+    both = prepare_manifest("msp-podcast", tmp_path / "msp", labels_only=True, emotion_set="msp8",
+                            options={"secondary": True}).set_index("utt_id")
+    exp = _expected(truth, es.names, secondary=True)
+    for utt, row in both.iterrows():
+        want = np.array(exp[utt][:-1], float)
+        np.testing.assert_allclose(row[list(es.gt_columns)].to_numpy(float), want / want.sum())
+    assert (both["n_ratings"] > df["n_ratings"].reindex(both.index).fillna(0)).any()
 
 
 def test_paper4_secondary_and_exclusions(tmp_path):

@@ -1,7 +1,8 @@
 """MSP-IMPROV: ground-truth distributions from the per-rater evaluation file (paper sec. 4.1).
 
 ``--root`` is the release folder: ``Evaluation.txt`` and the audio under
-``session<N>/<S..>/<type>/MSP-IMPROV-<...>.wav`` (found by name anywhere below ``session*/``).
+``session<N>/<S..>/<type>/MSP-IMPROV-<...>.wav`` (found by name anywhere below the root, so an
+``Audio/session<N>/...`` unpacking works too).
 ``Evaluation.txt`` holds one block per utterance: a header line, then one line per rater::
 
     UTD-IMPROV-S01A-F01-P-FM01.avi; A; A:2.5; V:1.8; D:3.0 ; N:3.5;
@@ -9,8 +10,8 @@
 
 The header's letter is the consensus (A, H, S, N; O other, X no agreement); a rater's second field
 is one of ``RATER_CLASSES`` (Angry, Happy, Sad, Neutral: the corpus's own categories, which are
-``paper4``'s four classes) or ``Other``; the third field keeps any further labels (kept raw in
-``annotations``). The utterance id is the file name with ``MSP-IMPROV-`` in place of
+``paper4``'s four classes) or ``Other``; the third field keeps any further labels, free text that
+may be empty or hold ``;`` (kept raw in ``annotations``). Values may be ``NaN``. The utterance id is the file name with ``MSP-IMPROV-`` in place of
 ``UTD-IMPROV-``; its speaker (``F01``) gives the session (1-6). There is no official split.
 """
 from __future__ import annotations
@@ -41,7 +42,7 @@ CONSENSUS_CLASSES: dict[str, str | None] = {
 _NUM = r"[^;]*"
 _HEADER = re.compile(rf"^UTD-IMPROV-(?P<id>[A-Za-z0-9-]+)\.avi\s*;\s*(?P<cons>[A-Z])\s*;\s*A:{_NUM};\s*V:{_NUM};"
                      rf"\s*D:{_NUM};\s*N:{_NUM};\s*$")
-_RATER = re.compile(rf"^(?P<rater>[^;]+?)\s*;\s*(?P<label>[^;]*?)\s*;\s*(?P<other>[^;]*?)\s*;\s*A:{_NUM};"
+_RATER = re.compile(rf"^(?P<rater>[^;]+?)\s*;\s*(?P<label>[^;]*?)\s*;\s*(?P<other>.*?)\s*;\s*A:{_NUM};"
                     rf"\s*V:{_NUM};\s*D:{_NUM};\s*N:{_NUM};\s*$")
 _SPEAKER = re.compile(r"^MSP-IMPROV-S\d+[A-Z]-(?P<speaker>[FM](?P<session>\d+))-")
 
@@ -155,7 +156,7 @@ def _prepare(root: Path, *, selection: str, labels_only: bool, options: dict[str
              emotion_set: EmotionSet) -> tuple[pd.DataFrame, dict[str, int]]:
     root = Path(root).expanduser().resolve()
     utts = read_evaluation(root, options["repeated_rater"])
-    audio = {p.stem: p for p in sorted(root.glob("session*/**/*.wav"))}
+    audio = {p.stem: p for p in sorted(root.rglob("MSP-IMPROV-*.wav"))}
     names = emotion_set.names
     rows, missing = [], []
     for utt in utts:

@@ -6,13 +6,14 @@
 - the per-rater file ``Labels/labels_detailed.csv`` in either of its public forms: columns
   ``FileName, EmoClass_Major, EmoClass_Second`` and a worker column (``WorkerID``, ``Workers`` or
   ``Worker``), or ``FileName, EmoDetail`` with ``EmoDetail`` = ``"WORKER00001; Angry; Annoyed,Frustrated;
-  A:4.0; V:2.0; D:5.0;"``; or the JSON form of older releases, ``Labels/labels_detailed.json``
-  (``{FileName: {worker: {"EmoClass_Major": ..., "EmoClass_Second": ...}}}``);
+  A:4.0; V:2.0; D:5.0;"`` (the secondary field may be empty or absent); or the JSON form of older
+  releases, ``Labels/labels_detailed.json``, as ``{FileName: {worker: {"EmoClass_Major": ...,
+  "EmoClass_Second": ...}}}`` or ``{FileName: {"Workers": [{"Name": worker, "EmoClass_Major": ...}]}}``;
 - the consensus file ``Labels/labels_consensus.csv`` (older: ``labels_concensus.csv``, or the
   ``.json`` forms) for ``EmoClass`` (consensus code), ``SpkrID`` and ``Split_Set``.
 
 Primary emotions ``PRIMARY_CLASSES`` (Angry, Sad, Happy, Surprise, Fear, Disgust, Contempt,
-Neutral) name msp8's classes; ``Other`` and ``Other-<free text>`` name none (ratings outside every
+Neutral) name msp8's classes; ``Other`` and ``Other-<free text>`` (any case) name none (ratings outside every
 set, handled by the rule, as CREMA-D's). Secondary emotions stay in ``annotations`` and count with
 ``secondary: true``. docs/data.md says which public sources the layout comes from.
 """
@@ -46,8 +47,10 @@ CONSENSUS_CLASSES: dict[str, str | None] = {
     "C": "contempt", "N": "neutral", "O": None, "X": None,
 }
 WORKER_COLUMNS: tuple[str, ...] = ("WorkerID", "Workers", "Worker")
-_DETAIL = re.compile(r"^\s*(?P<worker>[^;]+?)\s*;\s*(?P<primary>[^;]*?)\s*;\s*(?:(?P<secondary>[^;]*?)\s*;\s*)?"
-                     r"A:[^;]*;\s*V:[^;]*;\s*D:[^;]*;?\s*$")
+#: ``WORKER; Primary; Secondary,...; A:x; V:y; D:z;``: the labels part is everything between the worker
+#: and ``A:``; its first ``;`` field is the primary emotion, the rest the secondary tags (absent, empty,
+#: or free text that may itself hold ``;``).
+_DETAIL = re.compile(r"^\s*(?P<worker>[^;]+?)\s*;(?P<labels>.*?);\s*A:[^;]*;\s*V:[^;]*;\s*D:[^;]*;?\s*$")
 _PODCAST = re.compile(r"^MSP-PODCAST_(\d+)_")
 
 RULES: dict[str, str] = {
@@ -71,7 +74,7 @@ class MSPPodcastOptions(StrictModel):
 
 def primary_class(label: str) -> str | None:
     """The class of a primary-emotion spelling (None: Other); KeyError for anything else."""
-    if label == "Other" or label.startswith("Other-") or label.startswith("Other "):
+    if label.lower() == "other" or label[:6].lower() in ("other-", "other "):
         return None
     return PRIMARY_CLASSES[label]
 
@@ -156,11 +159,9 @@ def _detailed_rows(labels: Path) -> tuple[Path, list[tuple[int, str, str, str, l
     if path.suffix == ".json":
         data = json.loads(path.read_text(encoding="utf-8"))
         for number, (name, workers) in enumerate(data.items(), start=1):
-            if not isinstance(workers, dict):
-                raise DataError(f"{path}: entry {name!r} is not an object worker -> labels")
-            for worker, labels_ in workers.items():
+            for worker, labels_ in _json_workers(path, name, workers):
                 primary = str(labels_.get("EmoClass_Major", "")).strip()
-                rows.append((number, name, str(worker), primary, _tags(labels_.get("EmoClass_Second"))))
+                rows.append((number, name, worker, primary, _tags(labels_.get("EmoClass_Second"))))
         return path, rows
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
@@ -173,8 +174,9 @@ def _detailed_rows(labels: Path) -> tuple[Path, list[tuple[int, str, str, str, l
                 if not m:
                     raise DataError(f"{where}: column EmoDetail: {row['EmoDetail']!r} is not "
                                     "'WORKER; Primary; Secondary,...; A:x; V:y; D:z;'")
-                rows.append((reader.line_num, row["FileName"].strip(), m["worker"], m["primary"],
-                             _tags(m["secondary"])))
+                primary, _, secondary = m["labels"].partition(";")
+                rows.append((reader.line_num, row["FileName"].strip(), m["worker"], primary.strip(),
+                             _tags(secondary.replace(";", ","))))
         elif "FileName" in columns and "EmoClass_Major" in columns and worker_col:
             for row in reader:
                 rows.append((reader.line_num, row["FileName"].strip(), (row[worker_col] or "").strip(),
@@ -184,6 +186,22 @@ def _detailed_rows(labels: Path) -> tuple[Path, list[tuple[int, str, str, str, l
                             f"EmoClass_Second and a worker column ({', '.join(WORKER_COLUMNS)}), or "
                             "FileName, EmoDetail")
     return path, rows
+
+
+def _json_workers(path: Path, name: str, workers: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(worker, labels) of one entry of ``labels_detailed.json``, in either published form:
+    ``{worker: {...}}`` or ``{"Workers": [{"Name": worker, ...}, ...]}``."""
+    if isinstance(workers, dict) and isinstance(workers.get("Workers"), list):
+        out = []
+        for k, item in enumerate(workers["Workers"]):
+            if not isinstance(item, dict) or not str(item.get("Name") or "").strip():
+                raise DataError(f"{path}: entry {name!r}, Workers[{k}]: not an object with a Name")
+            out.append((str(item["Name"]).strip(), item))
+        return out
+    if isinstance(workers, dict) and all(isinstance(v, dict) for v in workers.values()):
+        return [(str(w), v) for w, v in workers.items()]
+    raise DataError(f"{path}: entry {name!r} is neither {{worker: {{EmoClass_Major: ...}}}} nor "
+                    "{\"Workers\": [{\"Name\": worker, \"EmoClass_Major\": ...}]}")
 
 
 def _tags(value: Any) -> list[str]:
