@@ -146,7 +146,8 @@ def test_shipped_configs_load_with_every_default_filled(path):
     for section in SECTIONS:
         fields = ConfigSchema.model_fields[section].annotation.model_fields
         assert set(full[section]) == set(fields), section
-    assert cfg.pipeline == {"methods": ["generate", "likelihood"], "max_failed_fraction": 0.05}
+    assert {k: cfg.pipeline[k] for k in ("methods", "max_failed_fraction")} == \
+        {"methods": ["generate", "likelihood"], "max_failed_fraction": 0.05}
     from emologits.sfm import backend_class
     options_model = backend_class(cfg.model["backend"]).options_model
     assert set(cfg.model["options"]) == set(options_model.model_fields)
@@ -168,7 +169,10 @@ def test_defaults_come_from_the_schema(tmp_path):
     assert cfg.prompts == {"file": "prompts/prompts.yaml", "ids": ["ambiguous", "single"]}
     assert cfg.data == {"dataset": None, "root": None, "selection": None, "limit": None, "emotion_set": "paper4",
                         "options": {}}
-    assert cfg.as_dict()["pipeline"] == {"methods": ["generate", "likelihood"], "max_failed_fraction": 0.05}
+    assert cfg.as_dict()["pipeline"] == {
+        "methods": ["generate", "likelihood"], "max_failed_fraction": 0.05,
+        "sampling": {"n": 10, "temperature": 1.0, "top_p": 1.0, "top_k": None, "seed": 0},
+        "contextual": {"seconds": 2.0, "noise_rms": 1e-3, "noise_draws": 2, "seed": 0}}
 
 
 def test_a_user_backend_without_options_model_takes_any_options(tmp_path):

@@ -115,6 +115,33 @@ class EvaluationSection(StrictModel):
     ensemble: EnsembleSection = Field(default_factory=EnsembleSection)
 
 
+class SamplingSection(StrictModel):
+    """``pipeline.sampling``: the ``sampling`` method (beyond the paper): N answers sampled per
+    utterance, each read by the prompt's text parser (sec. 3.4.1), averaged into a distribution."""
+
+    #: Answers sampled per utterance (reported for the first 1, 3, ..., n of them).
+    n: Annotated[int, Field(ge=1)] = 10
+    temperature: Annotated[float, Field(gt=0)] = 1.0
+    #: Nucleus mass (1.0: none); ``top_k`` None: the model's own generation default.
+    top_p: Annotated[float, Field(gt=0, le=1)] = 1.0
+    top_k: Annotated[int, Field(ge=1)] | None = None
+    #: Base seed; each utterance's samples are seeded from it and its utt_id (resumable, shard-proof).
+    seed: Annotated[int, Field(ge=0)] = 0
+
+
+class ContextualSection(StrictModel):
+    """``pipeline.contextual``: the content-free inputs of the ``contextual`` method (contextual
+    calibration, Zhao et al. 2021): digital silence and ``noise_draws`` low-level Gaussian noises."""
+
+    #: Length of each content-free input.
+    seconds: Annotated[float, Field(gt=0)] = 2.0
+    #: RMS amplitude of the noise inputs (full scale 1.0; 0.001 is -60 dBFS).
+    noise_rms: Annotated[float, Field(gt=0, le=1)] = 1e-3
+    #: Number of noise inputs (each its own seeded draw); 0: silence only.
+    noise_draws: Annotated[int, Field(ge=0)] = 2
+    seed: Annotated[int, Field(ge=0)] = 0
+
+
 class PipelineSection(StrictModel):
     """``pipeline``: what notebook 02 runs, and when a run counts as done."""
 
@@ -124,6 +151,10 @@ class PipelineSection(StrictModel):
     methods: Annotated[list[str], Field(min_length=1)] = Field(default_factory=lambda: ["generate", "likelihood"])
     #: Largest fraction of failed utterances (per prompt) a run may have and still count as complete.
     max_failed_fraction: Annotated[float, Field(ge=0, le=1)] = 0.05
+    #: Settings of the ``sampling`` method (used when ``methods`` names it).
+    sampling: SamplingSection = Field(default_factory=SamplingSection)
+    #: Content-free inputs of the ``contextual`` method (used when ``methods`` names it).
+    contextual: ContextualSection = Field(default_factory=ContextualSection)
 
     @field_validator("methods")
     @classmethod
