@@ -38,6 +38,8 @@ BACKENDS.register_lazy("step-audio", "emologits.sfm.families.remote_code:StepAud
                        "Step-Audio: needs remote code (not in transformers); model.trust_remote_code: true")
 BACKENDS.register_lazy("minicpm-o", "emologits.sfm.families.remote_code:MiniCPMOBackend",
                        "MiniCPM-o: needs remote code (not in transformers); model.trust_remote_code: true")
+BACKENDS.register_lazy("tiny-floor", "emologits.sfm.families.tiny_floor:TinyFloorBackend",
+                       "a tiny UNTRAINED instance of an hf-audio family (model.options.family): a floor, offline")
 BACKENDS.register_lazy("tiny-demo", "emologits.sfm.tiny_demo:TinyDemoBackend",
                        "the Qwen2-Audio architecture at a tiny size, trained locally (offline demo)")
 BACKENDS.register_lazy("ltu-as", "emologits.sfm.ltu_as:LtuAsBackend",
