@@ -30,6 +30,12 @@ NOTEBOOKS: dict[str, str] = {
     "09_beyond_the_paper": "calibrated distributions, prompt ensembles, model-seconds -> table_beyond",
 }
 
+#: Notebooks of a model comparison (``./run_all.sh configs/compare_<name>.yaml``, :mod:`emologits.compare`),
+#: run after every model's own run; never part of a single model's run (:data:`NOTEBOOKS`).
+COMPARISON_NOTEBOOKS: dict[str, str] = {
+    "08_model_comparison": "leaderboard: models x methods x metrics (a compare config only)",
+}
+
 
 class MissingInputError(EmologitsError):
     """A notebook's input artefact is missing: run the named notebook first."""
@@ -205,6 +211,6 @@ def subset_manifest(manifest: pd.DataFrame, limit: int | None, seed: int = 0) ->
     return manifest.iloc[chosen].reset_index(drop=True)
 
 
-__all__ = ["NOTEBOOKS", "PRODUCERS", "DistributionKey", "MissingInputError", "align_with_truth", "distribution_path", "evaluation_kwargs", "producing_notebook", "token_normalizations",
+__all__ = ["COMPARISON_NOTEBOOKS", "NOTEBOOKS", "PRODUCERS", "DistributionKey", "MissingInputError", "align_with_truth", "distribution_path", "evaluation_kwargs", "producing_notebook", "token_normalizations",
            "manifest_path", "read_distributions", "reports_dir", "require", "subset_manifest",
            "write_distributions", "write_parquet"]
