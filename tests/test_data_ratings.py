@@ -83,7 +83,9 @@ BAD = [
     ("utt_id,audio_path,rater,label\nu1,wav/u1.wav,r1,Sad\nu1,wav/u1.wav,r1,Angry\n", {"label_map": "map.yaml"},
      r"ratings\.csv:3: duplicate rating of 'u1' by rater 'r1' \(first on line 2\)"),
     ("utt_id,audio_path,rater,label\nu1,wav/u1.wav,r1,\nu2,wav/u2.wav,r1,Sad\n", {"label_map": "map.yaml"},
-     r"ratings\.csv:2: utterance 'u1' has no usable rating"),
+     r"ratings\.csv:2: utterance 'u1' has no usable rating \(column label: empty on each of its rows\)"),
+    ("utt_id,audio_path,A,S\nu1,wav/u1.wav,2,1\nu2,wav/u2.wav,0,0\n", {"label_map": {"A": "anger", "S": "sadness"}},
+     r"ratings\.csv:3: utterance 'u2' has no usable rating \(columns A, S: every count 0\)"),
     ("utt_id,audio_path,rater,label\nu1,wav/nope.wav,r1,Sad\nu2,wav/u2.wav,r1,Angry\nu2,wav/u2.wav,r2,Happy\n"
      "u2,wav/u2.wav,r3,Neutral\n", {"label_map": "map.yaml"},
      r"ratings\.csv:2: column audio_path: .*nope\.wav does not exist"),
@@ -154,3 +156,20 @@ def test_round_trip_of_iemocap_labels(iemocap_labels_root, tmp_path):
         assert (back["n_ratings"] == ref["n_ratings"]).all()
     back = prepare_manifest("ratings", tmp_path / "long.csv", labels_only=True, options={"label_map": "map.yaml"})
     assert back["speaker"].tolist() == ref["speaker"].tolist() and back["session"].tolist() == ref["session"].tolist()
+
+
+def test_every_unknown_label_is_named_with_a_map_to_start_from(tmp_path):
+    text = ("utt_id,audio_path,rater,label\nu1,wav/u1.wav,r1,Angry\nu1,wav/u1.wav,r2,Sad\nu2,wav/u2.wav,r1,Happy\n"
+            "u2,wav/u2.wav,r2,Happy\nu3,wav/u3.wav,r1,Bored\nu3,wav/u3.wav,r2,neutral\n")
+    path = _corpus(tmp_path, text)
+    with pytest.raises(DataError) as err:
+        prepare_manifest("ratings", path)
+    message = str(err.value)
+    assert message.startswith(f"{path}:2: column label: unknown label 'Angry' (close: 'anger'); 3 more unknown "
+                              "label(s): 'Sad' (line 3, 1 rating), 'Happy' (line 4, 2 ratings), 'Bored' (line 6, "
+                              "1 rating); add them to the label map")
+    start = message.split("(check each line):\n", 1)[1]
+    assert start.splitlines() == ['  "Angry": anger', '  "Sad": sadness', '  "Happy": happiness', '  "Bored": null']
+    (path.parent / "start.yaml").write_text(start)
+    df = prepare_manifest("ratings", path, options={"label_map": "start.yaml"}).set_index("utt_id")
+    assert df.loc["u1", "gt_anger"] == 0.5 and df.loc["u2", "gt_happiness"] == 1.0 and df.loc["u3", "n_ratings"] == 1

@@ -172,22 +172,49 @@ def _text(value: Any) -> str:
 
 
 class _Labels:
-    """Corpus label -> class (or None: outside the set), with the messages of the ratings loader."""
+    """Corpus label -> class (or None: outside the set). Unknown labels are collected (first place,
+    number of ratings) so that one error names them all (:meth:`check`)."""
 
     def __init__(self, mapping: dict[str, str | None], emotion_set: EmotionSet, unknown: str) -> None:
         self.mapping, self.names, self.unknown = mapping, emotion_set.names, unknown
         self.lower = {n.lower(): n for n in emotion_set.names}
+        self.words = emotion_set.synonyms()
+        self.seen: dict[str, list[Any]] = {}  # unknown label -> [first place, its line, ratings]
 
-    def __call__(self, label: str, where: str) -> str | None:
+    def __call__(self, label: str, where: str, line: int) -> str | None:
         if label in self.mapping:
             return self.mapping[label]
         if label.lower() in self.lower:
             return self.lower[label.lower()]
-        if self.unknown == "other":
-            return None
-        raise DataError(f"{where}: unknown label {label!r}{close_matches(label, [*self.mapping, *self.names])}; "
-                        "add it to the label map (--label-map map.yaml, 'label: class' or 'label: null' "
-                        "for a label outside the set) or use --option unknown_labels=other")
+        if self.unknown == "error":
+            self.seen.setdefault(label, [where, line, 0])[2] += 1
+        return None
+
+    def _guess(self, label: str) -> str:
+        """A class for a map line suggestion: the set's word for it, a close word's class, else null."""
+        word = label.lower()
+        if word in self.words:
+            return self.words[word]
+        close = difflib.get_close_matches(word, list(self.words), n=1, cutoff=0.75)
+        return self.words[close[0]] if close else "null"
+
+    def check(self) -> None:
+        """DataError naming every unknown label (the first with its place and close matches) and a
+        label map to start from."""
+        if not self.seen:
+            return
+        (first, (where, _, _)), *rest = self.seen.items()
+        also = ""
+        if rest:
+            shown = ", ".join(f"{lab!r} (line {line}, {n} rating{'s' if n > 1 else ''})"
+                              for lab, (_, line, n) in rest[:8])
+            also = f"; {len(rest)} more unknown label(s): {shown}{', ...' if len(rest) > 8 else ''}"
+        start = "\n".join(f"  {json.dumps(lab)}: {self._guess(lab)}" for lab in list(self.seen)[:20])
+        raise DataError(
+            f"{where}: unknown label {first!r}{close_matches(first, [*self.mapping, *self.names])}{also}; "
+            "add them to the label map (--label-map map.yaml, 'label: class' or 'label: null' for a label "
+            "outside the set) or use --option unknown_labels=other. A map to start from (check each "
+            f"line):\n{start}")
 
 
 def read_ratings(path: Path, options: Mapping[str, Any], emotion_set: EmotionSet) -> list[_Utt]:
@@ -228,15 +255,17 @@ def read_ratings(path: Path, options: Mapping[str, Any], emotion_set: EmotionSet
             utt = _merge(utts, utt_id, number, row, where)
             if not label:
                 continue  # a rater who gave no label: no rating
-            utt.votes[labels(label, f"{where}: column label")] += 1
+            utt.votes[labels(label, f"{where}: column label", number)] += 1
             utt.raw[rater] = label
+        labels.check()
     else:
         ignored = set(options.get("ignore_columns") or [])
         label_columns = [c for c in columns if c not in (*required, *META_COLUMNS) and c not in ignored]
         if not label_columns:
             raise DataError(f"{path}:1: no count columns (counts shape: utt_id, audio_path, one column per "
                             "label); a long file needs the columns rater and label")
-        classes = {c: labels(c, f"{path}:1: column {c!r}") for c in label_columns}
+        classes = {c: labels(c, f"{path}:1: column {c!r}", 1) for c in label_columns}
+        labels.check()
         for number, row in rows:
             where = f"{path}:{number}"
             utt_id = _text(row.get("utt_id"))
@@ -259,8 +288,10 @@ def read_ratings(path: Path, options: Mapping[str, Any], emotion_set: EmotionSet
                 utt.raw[column] = int(count)
     for utt in utts.values():
         if sum(utt.votes.values()) == 0:
-            raise DataError(f"{path}:{utt.line}: utterance {utt.utt_id!r} has no usable rating (every label "
-                            "empty or every count 0)")
+            what = ("column label: empty on each of its rows" if shape == "long"
+                    else f"columns {', '.join(label_columns)}: every count 0")
+            raise DataError(f"{path}:{utt.line}: utterance {utt.utt_id!r} has no usable rating ({what}); "
+                            "give it a rating or leave it out")
     rated = {c for u in utts.values() for c in u.votes if c is not None}
     never = [c for c in emotion_set.names if c not in rated]
     if never:
