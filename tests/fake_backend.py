@@ -2,7 +2,9 @@
 
 Configs name it ``model.backend: "fake_backend:FakeBackend"`` (tests/ must be on PYTHONPATH).
 Every output is a pure function of one utterance's audio samples (never of the batch it is in),
-so batch composition, resumption and process count cannot change results.
+so batch composition, resumption and process count cannot change results. With sampling on
+(``settings.do_sample``) a row's text is also a function of ``settings.seed`` and the row's index in
+the batch (the sampling method's N copies of one utterance get N draws).
 
 ``model.options``: ``sleep_per_batch`` (seconds, to make a run slow enough to kill),
 ``nan_if_samples`` (audio length in samples whose logits come out NaN),
@@ -64,8 +66,8 @@ class FakeBackend(SFMBackend):
     def from_config(cls, model: dict[str, Any], *, project_root: Any = None) -> FakeBackend:
         return cls(model.get("options") or {})
 
-    def _text(self, audio: np.ndarray, prompt: str) -> str:
-        rng = np.random.default_rng(_seed(audio, "text"))
+    def _text(self, audio: np.ndarray, prompt: str, draw: str = "") -> str:
+        rng = np.random.default_rng(_seed(audio, "text", *([draw] if draw else [])))
         if "percent" in prompt.lower():
             cuts = np.sort(rng.integers(0, 21, size=3)) * 5
             a, b, c = (int(x) for x in cuts)
@@ -77,10 +79,10 @@ class FakeBackend(SFMBackend):
         self.batch_sizes.append(len(audios))
         time.sleep(float(self.options.get("sleep_per_batch", 0.0)))
         out = []
-        for audio in audios:
+        for row, audio in enumerate(audios):
             if len(audio) == self.options.get("fail_if_samples"):
                 raise RuntimeError("fake model failure")
-            text = self._text(audio, prompt)
+            text = self._text(audio, prompt, f"{settings.seed}:{row}" if settings.do_sample else "")
             ids = self.tokenizer.encode(text, add_special_tokens=False) + [self.tokenizer.eos_token_id]
             ids = ids[: settings.max_new_tokens]
             rng = np.random.default_rng(_seed(audio, "logits"))

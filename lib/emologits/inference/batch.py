@@ -23,12 +23,19 @@ def failed_record(utt_id: str, reason: str, message: str, **extra: Any) -> dict[
             "seconds": 0.0, **extra}
 
 
-def _load_batch(backend: SFMBackend, utt_ids: Sequence[str], audio_paths: Sequence[str | Path | None],
+def _load_batch(backend: SFMBackend, utt_ids: Sequence[str], audio_paths: Sequence[str | Path | np.ndarray | None],
                 too_long: str) -> tuple[list[dict], list[tuple[int, np.ndarray]]]:
-    """Load each file; returns one partial record per utterance and the (index, audio) that loaded."""
+    """Load each file; returns one partial record per utterance and the (index, audio) that loaded.
+    An array instead of a path is audio already made at the back-end's rate (the content-free
+    inputs of contextual calibration): used as it is, never truncated or refused as silent."""
     records: list[dict] = []
     loaded: list[tuple[int, np.ndarray]] = []
     for i, (utt_id, path) in enumerate(zip(utt_ids, audio_paths)):
+        if isinstance(path, np.ndarray):
+            audio = np.asarray(path, dtype=np.float32).reshape(-1)
+            records.append({"utt_id": utt_id, "truncated": False, "audio_seconds": len(audio) / backend.sampling_rate})
+            loaded.append((i, audio))
+            continue
         if path is None:
             records.append(failed_record(utt_id, NO_AUDIO, f"{utt_id}: the manifest has no audio_path (built "
                                          "without audio files?)", truncated=False, audio_seconds=None))
@@ -66,12 +73,13 @@ def _call_batched(fn: Callable[..., Sequence[Any]], loaded: list[tuple[int, np.n
     return [item for one in loaded for item in _call_batched(fn, [one], per_item)]
 
 
-def run_batch(backend: SFMBackend, utt_ids: Sequence[str], audio_paths: Sequence[str | Path | None],
+def run_batch(backend: SFMBackend, utt_ids: Sequence[str], audio_paths: Sequence[str | Path | np.ndarray | None],
               too_long: str, fn: Callable[..., Sequence[Any]],
               per_item: Mapping[str, Sequence[Any]] | None = None,
               ) -> tuple[list[dict], list[tuple[dict, Any]]]:
-    """Load the batch, call ``fn(list_of_audio, **inputs)`` on what loaded (``per_item``: keyword
-    -> one value per utterance, e.g. the back-end's manifest inputs), set each record's ``seconds``
+    """Load the batch (paths, or arrays already at the back-end's rate), call
+    ``fn(list_of_audio, **inputs)`` on what loaded (``per_item``: keyword -> one value per
+    utterance, e.g. the back-end's manifest inputs), set each record's ``seconds``
     and, where the model call failed (raised, or gave a wrong number of results),
     ``status="failed"`` / ``model_error``. Returns all records (in order) and the (record, result)
     pairs that succeeded, marked ``ok``."""

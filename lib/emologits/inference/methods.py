@@ -3,7 +3,10 @@
 - ``generate`` (paper sec. 3.4): one generation pass per utterance keeps the text (text level,
   sec. 3.4.1) and, at every generated step, the raw logits of the emotion words' subword tokens plus
   the step's full-vocabulary log-sum-exp (token level, sec. 3.4.2);
-- ``likelihood`` (beyond the paper): the log-probability of each class's verbalised answer.
+- ``likelihood`` (beyond the paper): the log-probability of each class's verbalised answer;
+- ``sampling`` (beyond the paper; :mod:`.sampling`): N sampled answers per utterance;
+- ``contextual`` (beyond the paper; :mod:`.contextual`): both kinds of class scores on content-free
+  inputs, for contextual calibration.
 
 A method is built per run (back-end, prompt, emotion set, generation settings), says what goes into
 ``run.json`` (:meth:`Method.provenance`; :attr:`Method.fingerprint_keys` of it must match for a
@@ -14,7 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -23,6 +26,9 @@ from emologits.inference.batch import NONFINITE, run_batch
 from emologits.prompts import Prompt
 from emologits.registry import Registry
 from emologits.sfm.base import GenerationSettings, SFMBackend
+
+if TYPE_CHECKING:
+    from emologits.config import Config
 
 #: Columns every generation record has, then the extras the runner adds to every record.
 RECORD_COLUMNS: tuple[str, ...] = ("utt_id", "status", "error", "text", "generated_token_ids",
@@ -55,6 +61,18 @@ class Method(ABC):
         self.prompt = prompt
         self.emotion_set = get_emotion_set(emotion_set)
         self.settings = settings or GenerationSettings()
+
+    @classmethod
+    def from_config(cls, cfg: Config, backend: SFMBackend, prompt: Prompt, emotion_set: EmotionSet | None) -> Method:
+        """The method for a run of ``cfg`` (how the runner builds it): this default passes the
+        config's ``generation`` settings; a method with its own config section reads it here."""
+        return cls(backend, prompt, emotion_set, GenerationSettings.from_config(cfg.generation))
+
+    def own_inputs(self) -> list[str] | None:
+        """Ids of the inputs this method computes instead of the manifest's utterances (the
+        runner gives them to :meth:`run_batch` with ``audio_paths`` None; ``--limit`` does not
+        apply); None (the default): the manifest's utterances."""
+        return None
 
     @abstractmethod
     def provenance(self) -> dict[str, Any]:
@@ -195,6 +213,8 @@ class LikelihoodMethod(Method):
 METHODS: Registry[type[Method]] = Registry("method", subclass_of=Method)
 METHODS.register("generate", GenerateMethod)
 METHODS.register("likelihood", LikelihoodMethod)
+METHODS.register_lazy("sampling", "emologits.inference.sampling:SamplingMethod",
+                      "N sampled answers per utterance, each parsed, averaged (beyond the paper)")
 #: Folder under ``runs/<run>/`` per registered method (derived from the registry).
 METHOD_DIRS: dict[str, str] = {name: METHODS.get(name).subdir for name in METHODS}
 

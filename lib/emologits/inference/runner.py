@@ -38,7 +38,7 @@ from emologits.inference.provenance import check_or_write_info, git_commit, pack
 from emologits.inference.store import block_lock, read_latest, write_part
 from emologits.progress import progress_bar
 from emologits.prompts import get_prompt
-from emologits.sfm.base import GenerationSettings, SFMBackend
+from emologits.sfm.base import SFMBackend
 
 #: Default block (part) size, in batches.
 PART_BATCHES: int = 4
@@ -167,7 +167,14 @@ class _Work:
                 {kw: [values[i] for i in idx] for kw, values in self.inputs.items()})
 
 
-def _work(cfg: Config, manifest: pd.DataFrame, limit: int | None, backend: SFMBackend) -> _Work:
+def _work(cfg: Config, manifest: pd.DataFrame, limit: int | None, backend: SFMBackend,
+          own: Sequence[str] | None = None) -> _Work:
+    """The manifest's utterances (the ``--limit`` subset requested), or a method's ``own`` inputs
+    (:meth:`Method.own_inputs`: every one requested, no audio path, no manifest inputs)."""
+    if own is not None:
+        n = len(own)
+        return _Work([str(u) for u in own], [None] * n, [True] * n,
+                     {kw: [None] * n for kw in backend.manifest_inputs()})
     missing = {"utt_id", "audio_path"} - set(manifest.columns)
     if missing:
         raise DataError(f"manifest lacks column(s) {sorted(missing)}")
@@ -203,6 +210,7 @@ def _run_info(cfg: Config, runner: Method, work: _Work, *, limit: int | None, re
         "config": cfg.as_dict(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "columns": list(runner.schema().names),
+        "own_inputs": runner.own_inputs(),
     }
 
 
@@ -262,12 +270,12 @@ def run_prompt(cfg: Config, prompt_id: str, *, limit: int | None = None,
     shard_i, n_shards = parse_shard(shard)
     worker, n_workers = shard_i * n_proc + rank, n_shards * n_proc
     backend = _load_backend(cfg, state) if backend is None else backend
-    work = _work(cfg, manifest, limit, backend)
+    runner = METHODS.get(method).from_config(cfg, backend, prompt, emotion_set)
+    work = _work(cfg, manifest, limit, backend, runner.own_inputs())
     batch_size = int(cfg.model.get("batch_size") or 1)
     part_size = int(part_size or batch_size * PART_BATCHES)
     if part_size < 1:
         raise ConfigError(f"part_size must be >= 1, got {part_size}")
-    runner = METHODS.get(method)(backend, prompt, emotion_set, GenerationSettings.from_config(cfg.generation))
 
     info = _run_info(cfg, runner, work, limit=limit, retry_failed=retry_failed, batch_size=batch_size,
                      part_size=part_size, too_long=too_long, workers=(n_shards, n_proc))
@@ -365,7 +373,8 @@ def load_records(run_dir: str | Path, prompt_id: str, method: str = "generate") 
     """All records of one prompt's run (each utterance's newest), in manifest order, and its run info
     (run.json, with ``summary`` recomputed from the parts on disk). ``run_dir`` is ``runs/<run>``
     (``cfg.run_dir``). When ``runs/<run>/manifest.parquet`` exists, only its utterances are returned
-    (records of utterances no longer in the manifest stay on disk).
+    (records of utterances no longer in the manifest stay on disk). A method with its own inputs
+    (``run.json`` ``own_inputs``, e.g. ``contextual``'s content-free ones) has its records sorted by id.
 
     ``tracked_logits`` cells hold J rows of T values (``np.stack(cell)`` gives the (J, T) array);
     ``run_info["tracked_ids"]`` gives the T token ids in column order.
@@ -373,14 +382,14 @@ def load_records(run_dir: str | Path, prompt_id: str, method: str = "generate") 
     out_dir = output_dir(Path(run_dir), prompt_id, method)
     info_path = out_dir / "run.json"
     if not info_path.exists():
-        flag = " --method likelihood" if method == "likelihood" else ""
+        flag = f" --method {method}" if method != "generate" else ""
         raise DataError(f"{info_path} not found: run `python -m emologits infer --config CFG --prompt "
                         f"{prompt_id}{flag}` first (or notebooks/02_inference.ipynb)")
     info = json.loads(info_path.read_text())
     records = read_latest(out_dir)
     if not len(records):
         records = pd.DataFrame(columns=info.get("columns", list(RECORD_COLUMNS)))
-    manifest_ids = _run_manifest_ids(Path(run_dir))
+    manifest_ids = None if info.get("own_inputs") else _run_manifest_ids(Path(run_dir))
     if manifest_ids is not None:
         order = {u: i for i, u in enumerate(manifest_ids)}
         records = records[records["utt_id"].isin(order)]
