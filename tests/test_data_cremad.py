@@ -139,3 +139,27 @@ def test_cli_cremad(cremad_root, tmp_path, capsys):
     rc = cli_main(["prepare", "--dataset", "cremad", "--root", str(cremad_root), "--out", str(out),
                    "--selection", "aer-llm"])
     assert rc == 2 and "'aer-llm' is a rule of iemocap, synthetic, not of cremad" in capsys.readouterr().err
+
+
+def test_cli_cremad6_labels_only_keeps_every_voice_only_clip(cremad_root, tmp_path, capsys):
+    """`prepare --dataset cremad --emotion-set cremad6 --labels-only` on the real votes: all 7,442
+    voice-only clips, each row its six vote counts over numResponses (checked with pandas), the
+    actor as speaker, no session, no split; the counts per rule and per split are printed."""
+    out = tmp_path / "c6.parquet"
+    assert cli_main(["prepare", "--dataset", "cremad", "--root", str(cremad_root), "--emotion-set", "cremad6",
+                     "--labels-only", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    for rule in CREMAD_RULES:
+        assert f"  {rule:<16}{7442:>7}" in text
+    assert "utterances per split: no official split (split null)" in text and "wrote 7442 utterances" in text
+    df = read_manifest(out, emotion_set="cremad6").set_index("utt_id")
+    raw = pd.read_csv(cremad_root / "tabulatedVotes.csv")
+    voice = raw[raw.iloc[:, 0].astype(str).str.startswith("1")].set_index("fileName")
+    assert len(df) == len(voice) == 7442 and set(df.index) == set(voice.index)
+    voice = voice.loc[df.index]
+    gt = ["gt_anger", "gt_disgust", "gt_fear", "gt_happiness", "gt_neutral", "gt_sadness"]
+    np.testing.assert_allclose(df[gt].to_numpy(float),
+                               voice[list("ADFHNS")].to_numpy(float) / voice[["numResponses"]].to_numpy(float))
+    assert (df["n_ratings"] == voice["numResponses"]).all()
+    assert (df["speaker"] == [u.split("_")[0] for u in df.index]).all()
+    assert df["session"].isna().all() and df["split"].isna().all() and df["dialog"].isna().all()

@@ -145,3 +145,16 @@ def test_prepare_generates_when_absent(tmp_path, capsys):
     assert len(prepare_manifest("synthetic", root)) == len(df)
     with pytest.raises(DataError, match="holds a synthetic corpus made with"):
         prepare_manifest("synthetic", root, options={"seed": 4})
+
+
+def test_groups_come_from_the_generator(corpus):
+    """speaker/session/dialog are the generator's (``_dialogs``: sessions 1-5 in turn, turns
+    alternating F and M); the synthetic corpus has no official split."""
+    from emologits.data.synthetic import _dialogs
+    dialogs = {name: session for session, name, _ in _dialogs(N)}
+    df = prepare_manifest("synthetic", corpus, selection="consensus")
+    assert set(df["dialog"]) <= set(dialogs) and len(set(df["dialog"])) == len(dialogs)
+    assert (df["session"] == df["dialog"].map(dialogs)).all()
+    turn = df["utt_id"].str.rsplit("_", n=1).str[1].str[0]
+    assert (df["speaker"] == [f"Ses{s:02d}{g}" for s, g in zip(df["session"], turn)]).all()
+    assert set(turn) == {"F", "M"} and df["split"].isna().all()
