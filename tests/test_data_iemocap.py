@@ -124,6 +124,10 @@ def test_manifest_shape_labels_only(iemocap_labels_root):
     assert (df["n_ratings"] == 3).all()
     assert df["label"].value_counts(dropna=False).to_dict() == {
         "happiness": 2137, "neutral": 968, "sadness": 733, "anger": 385, None: 147}
+    # Groups: session 1-5 and the actor (session + F/M of the turn name); IEMOCAP has no official split.
+    assert set(df["session"]) == {1, 2, 3, 4, 5} and df["split"].isna().all()
+    assert (df["speaker"] == df["utt_id"].str[:5] + df["utt_id"].str.rsplit("_", n=1).str[1].str[0]).all()
+    assert df["speaker"].nunique() == 10
 
 
 # ---------------------------------------------------------------- bad input (tmp corpora)
