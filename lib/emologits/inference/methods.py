@@ -215,6 +215,8 @@ METHODS.register("generate", GenerateMethod)
 METHODS.register("likelihood", LikelihoodMethod)
 METHODS.register_lazy("sampling", "emologits.inference.sampling:SamplingMethod",
                       "N sampled answers per utterance, each parsed, averaged (beyond the paper)")
+METHODS.register_lazy("contextual", "emologits.inference.contextual:ContextualMethod",
+                      "class scores of content-free inputs, for contextual calibration (Zhao et al. 2021)")
 #: Folder under ``runs/<run>/`` per registered method (derived from the registry).
 METHOD_DIRS: dict[str, str] = {name: METHODS.get(name).subdir for name in METHODS}
 
