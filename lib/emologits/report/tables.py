@@ -35,6 +35,7 @@ HEADERS: dict[str, tuple[str, str]] = {
     "method": ("Method", "Method"),
     "n": ("n", "$n$"),
     "n_invalid": ("invalid", "invalid"),
+    "seconds_per_utt": ("model-s/utt", "model-s/utt"),
 }
 _TEXT_COLUMNS = ("Type", "Method")
 
@@ -129,6 +130,9 @@ def display_table(df: pd.DataFrame, *, latex: bool = False, digits: int = 2,
     for c in ("n", "n_invalid"):
         if c in df.columns:
             out[_label(c, latex, specs)] = ["–" if pd.isna(v) else str(int(v)) for v in df[c]]
+    if "seconds_per_utt" in df.columns:  # a method's cost (notebook 09), three significant digits
+        out[_label("seconds_per_utt", latex, specs)] = ["–" if pd.isna(v) else f"{float(v):.3g}"
+                                                        for v in df["seconds_per_utt"]]
     table = pd.DataFrame(out)
     return table.replace("–", "--") if latex else table
 
