@@ -41,6 +41,15 @@ def _is_local_path(value: str) -> bool:
     return value.startswith(("/", "~", "./", "../", ".cache")) or Path(value).expanduser().exists()
 
 
+def _builds_checkpoint(backend: Any) -> bool:
+    """True for a back-end that writes its own checkpoint into ``model.name_or_path`` when absent
+    (class attribute ``builds_checkpoint``, e.g. ``tiny-floor``): no path there to check."""
+    from emologits.sfm import backend_problem
+
+    cls, problem = backend_problem(backend)
+    return problem is None and bool(getattr(cls, "builds_checkpoint", False))
+
+
 def check_config(cfg: Config) -> list[str]:
     """Problems that would make a run fail after heavy work, each saying what to set (empty: fine)."""
     where = cfg.path or "<config>"
@@ -69,7 +78,7 @@ def check_config(cfg: Config) -> list[str]:
     local_paths = {"model.name_or_path": model.get("name_or_path")}
     local_paths.update({f"model.options.{k}": v for k, v in (model.get("options") or {}).items()})
     for key, value in local_paths.items():
-        if not isinstance(value, str) or model.get("backend") == "tiny-demo":
+        if not isinstance(value, str) or model.get("backend") == "tiny-demo" or _builds_checkpoint(model.get("backend")):
             continue
         if value.startswith("/path/to") or (_is_local_path(value) and not cfg.resolve(value).exists()):
             problems.append(f"{where}: {key} {value!r} does not exist: set it to the downloaded weights "
@@ -351,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="./run_all.sh",
         description="Check the config, then execute the seven notebooks in order (every table and figure of a run).")
     parser.add_argument("config", nargs="?", default=str(PROJECT_ROOT / "configs" / "demo.yaml"),
-                        help="the run's config (default: configs/demo.yaml)")
+                        help="the run's config (default: configs/demo.yaml), or a comparison config "
+                             "(configs/compare_<name>.yaml: each model's run, then notebook 08's leaderboard)")
     parser.add_argument("--output-root", default=None, help="where runs/ and figures/ go (default: project root)")
     parser.add_argument("--limit", type=int, default=None,
                         help="a seeded subset of N utterances (seed evaluation.seed, manifest order, nested: "
@@ -362,10 +372,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
-        run_notebooks(args.config, output_root=args.output_root, limit=args.limit, only=args.only,
-                      kernel=args.kernel)
-        cfg = load_config(Path(args.config).resolve(), output_root=args.output_root)
-        summary = failures_line(inference_failures(cfg.run_dir))
+        from emologits import compare
+
+        if compare.is_comparison_config(args.config):  # configs/compare_<name>.yaml: each model's run, then 08
+            compare.run_comparison(args.config, output_root=args.output_root, limit=args.limit, only=args.only,
+                                   kernel=args.kernel)
+            summary = compare.failures_summary(args.config, output_root=args.output_root)
+        else:
+            run_notebooks(args.config, output_root=args.output_root, limit=args.limit, only=args.only,
+                          kernel=args.kernel)
+            cfg = load_config(Path(args.config).resolve(), output_root=args.output_root)
+            summary = failures_line(inference_failures(cfg.run_dir))
     except EmologitsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

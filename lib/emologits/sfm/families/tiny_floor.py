@@ -69,6 +69,8 @@ class TinyFloorBackend(SFMBackend):
 
     name = "tiny-floor"
     options_model = TinyFloorOptions
+    #: ``model.name_or_path`` is written here when absent (``./run_all.sh`` does not ask for it).
+    builds_checkpoint = True
 
     def __init__(self, inner: SFMBackend, *, family: str, init_seed: int) -> None:
         self.inner = inner
