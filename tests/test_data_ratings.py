@@ -173,3 +173,30 @@ def test_every_unknown_label_is_named_with_a_map_to_start_from(tmp_path):
     (path.parent / "start.yaml").write_text(start)
     df = prepare_manifest("ratings", path, options={"label_map": "start.yaml"}).set_index("utt_id")
     assert df.loc["u1", "gt_anger"] == 0.5 and df.loc["u2", "gt_happiness"] == 1.0 and df.loc["u3", "n_ratings"] == 1
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("excel.csv", "\ufeffutt_id,audio_path,rater,label\n{rows}"),              # a byte-order mark (Excel's "CSV UTF-8")
+    ("semicolons.csv", "utt_id;audio_path;rater;label\n{semi}"),               # a ;-separated spreadsheet export
+    ("tabs.tsv", "utt_id\taudio_path\trater\tlabel\n{tabs}"),
+    ("bom.jsonl", "\ufeff{jsonl}"),
+])
+def test_spreadsheet_exports_read_the_same(tmp_path, name, text):
+    ratings = [("u1", "anger"), ("u2", "happiness"), ("u3", "sadness"), ("u4", "neutral"), ("u4", "sadness")]
+    cells = [(u, f"wav/{u}.wav", f"r{k}", lab) for k, (u, lab) in enumerate(ratings)]
+    text = text.format(rows="".join(",".join(c) + "\n" for c in cells),
+                       semi="".join(";".join(c) + "\n" for c in cells),
+                       tabs="".join("\t".join(c) + "\n" for c in cells),
+                       jsonl="".join(json.dumps(dict(zip(("utt_id", "audio_path", "rater", "label"), c))) + "\n"
+                                     for c in cells))
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    df = prepare_manifest("ratings", path, labels_only=True).set_index("utt_id")
+    assert list(df.index) == ["u1", "u2", "u3", "u4"] and df.loc["u4", "gt_neutral"] == 0.5
+
+
+def test_a_json_file_is_refused_with_what_to_write(tmp_path):
+    path = tmp_path / "ratings.json"
+    path.write_text('[{"utt_id": "u1"}]')
+    with pytest.raises(DataError, match=r"ratings\.json: a \.json file; write the ratings as JSON Lines \(\.jsonl"):
+        prepare_manifest("ratings", path, labels_only=True)

@@ -134,13 +134,26 @@ def load_label_map(spec: str | Mapping[str, str | None] | None, base: Path,
     return out
 
 
+def _delimiter(path: Path, header: str) -> str:
+    """The CSV field separator: the one of ``,``, tab, ``;`` that makes ``utt_id`` a header field
+    (spreadsheets save ``;``-separated files in some locales), else tab for ``.tsv``, else ``,``."""
+    for delimiter in (",", "\t", ";"):
+        if "utt_id" in (field.strip().strip('"') for field in header.split(delimiter)):
+            return delimiter
+    return "\t" if path.suffix.lower() == ".tsv" else ","
+
+
 def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
-    """(columns, [(line number, row)]) of a CSV/TSV or JSONL file; DataError naming file:line."""
+    """(columns, [(line number, row)]) of a CSV/TSV or JSONL file (UTF-8, a byte-order mark
+    allowed); DataError naming file:line."""
     rows: list[tuple[int, dict[str, Any]]] = []
+    if path.suffix.lower() == ".json":
+        raise DataError(f"{path}: a .json file; write the ratings as JSON Lines (.jsonl: one JSON object "
+                        "per line, one line per rating or per utterance) or as a CSV file")
     try:
         if path.suffix.lower() == ".jsonl":
             columns: dict[str, None] = {}
-            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
                 if not line.strip():
                     continue
                 try:
@@ -152,8 +165,10 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]
                 columns.update(dict.fromkeys(obj))
                 rows.append((number, obj))
             return list(columns), rows
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            delimiter = _delimiter(path, fh.readline())
+            fh.seek(0)  # the decoder starts again and drops the byte-order mark again
+            reader = csv.DictReader(fh, delimiter=delimiter)
             columns_list = [c.strip() for c in (reader.fieldnames or [])]
             reader.fieldnames = columns_list
             for row in reader:
@@ -164,7 +179,7 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]
                 rows.append((reader.line_num, {k: v for k, v in row.items()}))
             return columns_list, rows
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason})") from None
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
 
 
 def _text(value: Any) -> str:
