@@ -119,3 +119,12 @@ def test_free_text_nan_values_and_an_audio_folder(tmp_path):
     np.testing.assert_allclose(moved[gt].to_numpy(float), plain[gt].to_numpy(float))
     assert moved["audio_path"].isna().sum() == 1 and "/Audio/session" in moved["audio_path"].dropna().iloc[0]
     assert any(v[1:] == ["Frustrated; or tired?"] for a in moved["annotations"] for v in json.loads(a).values())
+
+
+def test_a_session_folder_or_the_file_as_root_points_to_the_folder(tmp_path):
+    write_fixture(tmp_path / "imp")
+    with pytest.raises(DataError, match=r"session1/Evaluation\.txt: not found .*; did you mean .*imp\?"):
+        prepare_manifest("msp-improv", tmp_path / "imp" / "session1", labels_only=True)
+    with pytest.raises(DataError, match=r"Evaluation\.txt: a file; --root is the folder holding Evaluation\.txt "
+                                        r"\(did you mean .*imp\?\)"):
+        prepare_manifest("msp-improv", tmp_path / "imp" / "Evaluation.txt", labels_only=True)

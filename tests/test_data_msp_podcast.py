@@ -189,3 +189,10 @@ def test_cli_prints_rules_and_splits(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "consensus" in text and "utterances per split: Development" in text and "Test1" in text
     assert (read_manifest(out)["emotion_set"] == "msp8").all()
+
+
+@pytest.mark.parametrize("sub", ["Labels", "Audios"])
+def test_a_subfolder_as_root_points_to_the_release(tmp_path, sub):
+    write_fixture(tmp_path / "msp")
+    with pytest.raises(DataError, match=rf"msp/{sub}: no Labels/ folder.*; did you mean .*msp\?"):
+        prepare_manifest("msp-podcast", tmp_path / "msp" / sub, labels_only=True)

@@ -86,11 +86,15 @@ def read_evaluation(root: Path, repeated_rater: str = "first") -> list[Utterance
     """Every utterance block of ``Evaluation.txt``; DataError naming file:line on a malformed line,
     an unknown rater label, a duplicate utterance, or a block without raters."""
     root = Path(root).expanduser()
+    if root.is_file():
+        raise DataError(f"{root}: a file; --root is the folder holding {EVALUATION_FILE} "
+                        f"(did you mean {root.parent}?)")
     if not root.is_dir():
         raise DataError(f"{root}: MSP-IMPROV root not found (pass the folder holding {EVALUATION_FILE})")
     path = root / EVALUATION_FILE
     if not path.is_file():
-        nested = list(root.glob(f"*/{EVALUATION_FILE}"))
+        nested = [*root.glob(f"*/{EVALUATION_FILE}"), *root.parent.glob(EVALUATION_FILE),
+                  *root.parent.parent.glob(EVALUATION_FILE)]
         hint = f"; did you mean {nested[0].parent}?" if nested else ""
         raise DataError(f"{path}: not found (--root must hold {EVALUATION_FILE}){hint}")
     try:

@@ -99,6 +99,8 @@ def _labels_dir(root: Path) -> Path:
     labels = root / "Labels"
     if not labels.is_dir():
         nested = [p.parent for p in root.glob("*/Labels") if p.is_dir()]
+        if (root.parent / "Labels").is_dir():  # Labels/, Audios/ or Transcripts/ given
+            nested = [root.parent]
         hint = f"; did you mean {nested[0]}?" if nested else ""
         raise DataError(f"{root}: no Labels/ folder; --root must be the MSP-Podcast release folder{hint}")
     return labels
