@@ -79,9 +79,8 @@ def _walk(model: type[BaseModel], loc: Loc) -> tuple[Loc, type[BaseModel] | None
     current: type[BaseModel] | None = model
     parent: type[BaseModel] | None = model
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int):  # a list position: the list's item model (if any) holds the next key
             path.append(part)
-            current = None
         elif current is not None and part in current.model_fields:
             path.append(part)
             parent = current
