@@ -127,6 +127,14 @@ def test_missing_column_and_wrong_root(tmp_path):
         prepare_manifest("cremad", tmp_path, labels_only=True)
     with pytest.raises(DataError, match="CREMA-D root not found"):
         prepare_manifest("cremad", tmp_path / "absent", labels_only=True)
+    # The vote table itself, or the folder above the release: the message names the folder to pass.
+    with pytest.raises(DataError, match=rf"tabulatedVotes\.csv: a file; --root is the folder .*\(did you mean {tmp_path}\?\)"):
+        prepare_manifest("cremad", tmp_path / "tabulatedVotes.csv", labels_only=True)
+    release = tmp_path / "outer" / "CREMA-D"
+    release.mkdir(parents=True)
+    (release / "tabulatedVotes.csv").write_text('"","A","D","F","H","N","S","fileName"\n')
+    with pytest.raises(DataError, match=rf"vote table not found .*; did you mean {release}\?"):
+        prepare_manifest("cremad", tmp_path / "outer", labels_only=True)
 
 
 def test_cli_cremad(cremad_root, tmp_path, capsys):

@@ -80,11 +80,15 @@ def read_votes(root: Path) -> list[dict]:
     """Voice-only rows of ``tabulatedVotes.csv``: ``{"fileName", "votes": {A..S: int}, "line"}``;
     DataError naming file and line on a missing column or a malformed row."""
     root = Path(root).expanduser()
+    if root.is_file():
+        raise DataError(f"{root}: a file; --root is the folder holding {VOTES_FILE} (did you mean {root.parent}?)")
     if not root.is_dir():
         raise DataError(f"{root}: CREMA-D root not found (pass the folder holding {VOTES_FILE})")
     path = root / VOTES_FILE
     if not path.is_file():
-        raise DataError(f"{path}: vote table not found (--root must hold {VOTES_FILE})")
+        nested = [*root.glob(f"*/{VOTES_FILE}"), *root.glob(f"*/*/{VOTES_FILE}"), *root.parent.glob(VOTES_FILE)]
+        hint = f"; did you mean {nested[0].parent}?" if nested else ""
+        raise DataError(f"{path}: vote table not found (--root must hold {VOTES_FILE}){hint}")
     rows: list[dict] = []
     seen: dict[str, int] = {}
     try:
