@@ -46,8 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, metavar="NAME",
                         help=f"{', '.join(DATASETS.names())}, or package.module:SPEC (a DatasetSpec)")
     parser.add_argument("--root", required=True, type=Path,
-                        help="the data set's folder (see below); synthetic: folder to read, or to "
-                             "generate into when it holds no corpus")
+                        help="the data set's folder (see below); ratings: the ratings file; synthetic: "
+                             "folder to read, or to generate into when it holds no corpus")
     parser.add_argument("--out", required=True, type=Path,
                         help="manifest file to write (Parquet); missing parent folders are created")
     parser.add_argument("--labels-only", action="store_true",
