@@ -136,14 +136,37 @@ CLASS_IDS = {c: [[10 + k]] for k, c in enumerate(CLASSES)}
 SECONDS_PER = {("generate", "ambiguous"): 0.02, ("generate", "single"): 0.01, ("likelihood", "ambiguous"): 0.004}
 
 
-def _write_records(session, prompt, method, rows):
+def _write_records(session, prompt_id, method, rows, **info):
     from emologits.inference.runner import output_dir
 
-    out = output_dir(session.run_dir, prompt, method)
+    out = output_dir(session.run_dir, prompt_id, method)
     out.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_parquet(out / "part-00000.parquet", index=False)
-    info = {"manifest": {"n_utterances": len(rows)}, "tracked_ids": [10, 11, 12, 13], "class_token_ids": CLASS_IDS}
+    info = {"manifest": {"n_utterances": len(rows)}, "tracked_ids": [10, 11, 12, 13], "class_token_ids": CLASS_IDS,
+            **info}
     (out / "run.json").write_text(json.dumps(info))
+
+
+def _answer(p):
+    return ", ".join(f"{c.capitalize()}: {round(100 * v)}%" for c, v in zip(CLASSES, p))
+
+
+def _add_sampling_and_contextual(session, rng, n_samples=10):
+    """``sampling`` records (n answers each) and ``contextual`` records (two content-free inputs)."""
+    session.cfg.pipeline["methods"] = ["generate", "likelihood", "sampling", "contextual"]
+    session.cfg.pipeline["sampling"] = {"n": n_samples}
+    ids = list(session.manifest["utt_id"])
+    samples = {u: [_answer(rng.dirichlet([1.0] * 4)) for _ in range(n_samples)] for u in ids}
+    _write_records(session, "ambiguous", "sampling", [
+        {"utt_id": u, "status": "ok", "error": None, "texts": samples[u], "seconds": 0.5} for u in ids],
+        prompt={"id": "ambiguous", "kind": "distribution"})
+    cf = rng.normal(size=(2, 4))
+    _write_records(session, "ambiguous", "contextual", [
+        {"utt_id": u, "status": "ok", "error": None, "generated_token_ids": [10], "tracked_logits": [list(cf[i])],
+         **{f"logprob_{c}": [float(cf[i, k] - 2)] for k, c in enumerate(CLASSES)},
+         **{f"n_tokens_{c}": [1] for c in CLASSES}, "seconds": 0.9}
+        for i, u in enumerate(["noise-0", "silence"])], own_inputs=True)
+    return samples, cf
 
 
 def _run(tmp_path, groups, n=45, seed=5) -> tuple[Session, np.ndarray, np.ndarray]:
@@ -221,3 +244,49 @@ def test_one_group_or_no_likelihood_leaves_rows_out_and_says_so(tmp_path):
     assert "cross-fitting needs at least two groups in the manifest column `session`" in built.caption
     assert "label likelihood rows (`likelihood` is not in pipeline.methods)" in built.caption
     assert DistributionKey("likelihood", "ambiguous") not in ARTEFACTS.get("table_beyond").inputs(session)
+
+
+def test_sampling_and_contextual_rows_values_and_costs(tmp_path):
+    from emologits.extract.contextual import contextual_correction
+    from emologits.extract.text import text_distributions
+    from emologits.extract.token import token_class_scores
+
+    session, z, _ = _run(tmp_path, lambda n: np.repeat([1, 2, 3], n // 3))
+    samples, cf = _add_sampling_and_contextual(session, np.random.default_rng(6))
+    n = len(session.manifest)
+    df = build_artefact("table_beyond", session).table.set_index("method")
+    assert "Not in this table" not in build_artefact("table_beyond", session).caption
+    assert {"Token-level + contextual", "Sampling (N = 10)", "Label likelihood + contextual"} <= set(df.index)
+    # contextual: the content-free softmax divided out; cost = generation + content-free seconds per utterance
+    ids = session.manifest["utt_id"]
+    scores = token_class_scores(pd.DataFrame({"utt_id": ids, "status": "ok", "error": None,
+                                              "generated_token_ids": [[10, 12]] * n,
+                                              "tracked_logits": [[list(r - 0.5), list(r + 0.5)] for r in z]}),
+                                [10, 11, 12, 13], CLASS_IDS)
+    p_cf = softmax(cf, axis=1).mean(axis=0)
+    q = softmax(z, axis=1) / p_cf
+    assert np.allclose(contextual_correction(scores, _scores(cf, ["noise-0", "silence"]))[list(ES.pred_columns)],
+                       q / q.sum(axis=1, keepdims=True))
+    want = M.evaluate_predictions(session.manifest, _dist(q / q.sum(axis=1, keepdims=True), ids), metrics=["nll"],
+                                  **session.evaluation)
+    assert df.loc["Token-level + contextual", "nll"] == pytest.approx(want["nll"].value, rel=1e-9)
+    assert df.loc["Token-level + contextual", SECONDS] == pytest.approx(0.02 + 2 * 0.9 / n)
+    assert df.loc["Label likelihood + contextual", SECONDS] == pytest.approx(0.004 + 2 * 0.9 / n)
+    # sampling: the mean of the parsed answers; N = 1, 3, 10 on the same records, cost N / n of the measured
+    sampled = build_artefact("table_sampling", session).table.set_index("method")
+    assert list(sampled.index) == ["Sampling (N = 1)", "Sampling (N = 3)", "Sampling (N = 10)"]
+    assert sampled[SECONDS].tolist() == pytest.approx([0.05, 0.15, 0.5])
+    assert sampled.loc["Sampling (N = 10)", "kl"] == df.loc["Sampling (N = 10)", "kl"]
+    first = text_distributions(pd.DataFrame({"utt_id": ids, "status": "ok", "error": None,
+                                             "text": [samples[u][0] for u in ids]}), "distribution")
+    want = M.evaluate_predictions(session.manifest, first, metrics=["kl"], **session.evaluation)
+    assert sampled.loc["Sampling (N = 1)", "kl"] == pytest.approx(want["kl"].value)
+
+
+def test_without_sampling_there_is_no_sampling_table_and_the_caption_says_why(tmp_path):
+    session, _, _ = _run(tmp_path, lambda n: np.repeat([1, 2, 3], n // 3), n=12)
+    built = build_artefact("table_sampling", session)
+    assert built.paths == [] and "add `sampling` to pipeline.methods" in built.caption
+    caption = build_artefact("table_beyond", session).caption
+    assert "contextual calibration (add `contextual` to pipeline.methods" in caption
+    assert caption.count("contextual calibration (add") == 1

@@ -8,15 +8,20 @@ module adds, on the same utterances and with the same metrics:
   of the label likelihood's class log-probabilities, **cross-fitted**: each group of
   ``evaluation.calibration.groups`` (a manifest column: IEMOCAP sessions, CREMA-D speakers, official
   splits) is predicted by a map fitted on the other groups only;
+* contextual calibration (Zhao et al. 2021): the ``contextual`` method's content-free
+  distribution divided out of the token-level and label-likelihood distributions;
 * prompt ensembles: the mean of the per-prompt distributions over ``evaluation.ensemble.prompts``
   (text level and token level);
+* sampling: the mean of N sampled answers (the ``sampling`` method; N = 1, 3 and
+  ``pipeline.sampling.n`` in ``table_sampling``);
 * the model-seconds per utterance each method cost, from the ``seconds`` the runner measured per
   record (calibration adds no model call; an ensemble costs the sum of its prompts).
 
 The row builders are plain functions on DataFrames (:func:`softmax_table`,
 :func:`cross_fitted_table`, :func:`ensemble_table`, :func:`model_seconds`, :func:`beyond_table`);
 :class:`BeyondTable` and :class:`CalibrationFigure` are the registered artefacts
-(``table_beyond``, ``reliability_calibration_token``, ``reliability_calibration_likelihood``) that
+(``table_beyond``, ``table_sampling``, ``reliability_calibration_token``,
+``reliability_calibration_likelihood``) that
 assemble them from a run. Rows whose inputs a run lacks are left out and named in the caption.
 """
 from __future__ import annotations
@@ -282,20 +287,81 @@ def ensemble_rows(session: Session, prompt: str) -> Rows:
                  for name, key in keys.items()])
 
 
-def _not_in_this_version(what: str) -> Callable[[Session, str], Rows]:
-    def rows(session: Session, prompt: str) -> Rows:
-        return Rows(notes=[f"{what} (its inference method is not in this version yet)"])
-    return rows
+def _method_missing(session: Session, method: str, what: str) -> Rows | None:
+    """A note when ``method`` is not in ``pipeline.methods`` (its records do not exist), else None."""
+    if method in session.cfg.pipeline["methods"]:
+        return None
+    return Rows(notes=[f"{what} (add `{method}` to pipeline.methods to compute it)"])
+
+
+def contextual_rows(session: Session, prompt: str, source: str) -> Rows:
+    """``source``'s class scores (``token``/``likelihood``) with contextual calibration (Zhao et al.
+    2021: the ``contextual`` method's content-free distribution divided out, on the softmax of the
+    class scores). Cost: the source's per utterance plus the content-free inputs' seconds shared
+    by the utterances."""
+    from emologits.extract.contextual import contextual_correction
+
+    missing = _method_missing(session, "contextual", "contextual calibration")
+    src = SCORE_SOURCES[source]
+    if missing or not session.configured(_key(session, src.raw, prompt)):
+        return missing or Rows()  # without `likelihood`, its own rows say so
+    cf_records, cf_info = _records(session, prompt, "contextual")
+    scores, seconds = src.read(session, prompt)
+    extra = float(pd.to_numeric(cf_records["seconds"], errors="coerce").fillna(0.0).sum()) / max(len(scores), 1)
+    corrected = contextual_correction(scores, CONTENT_FREE_SCORES[source](cf_records, cf_info), normalize="softmax")
+    return Rows([MethodRow("Calibrated", f"{src.label} + contextual", corrected, seconds + extra)])
+
+
+def _token_content_free(records: pd.DataFrame, info: dict) -> pd.DataFrame:
+    from emologits.extract.token import token_class_scores
+
+    return token_class_scores(records, info["tracked_ids"], info["class_token_ids"], steps="all")
+
+
+def _likelihood_content_free(records: pd.DataFrame, info: dict) -> pd.DataFrame:
+    from emologits.extract.likelihood import likelihood_class_scores
+
+    return likelihood_class_scores(records)
+
+
+#: The content-free inputs' class scores of each score source (the ``contextual`` records hold both kinds).
+CONTENT_FREE_SCORES: dict[str, Callable[[pd.DataFrame, dict], pd.DataFrame]] = {
+    "token": _token_content_free, "likelihood": _likelihood_content_free}
+
+
+def sampling_n(session: Session) -> int:
+    """``pipeline.sampling.n``: answers sampled per utterance."""
+    return int((session.cfg.pipeline.get("sampling") or {}).get("n", 10))
+
+
+def sampling_rows(session: Session, prompt: str, ns: Sequence[int] | None = None) -> Rows:
+    """Distributions from sampled answers (the ``sampling`` method): the mean of the parsed answers
+    among the first N samples, for each N of ``ns`` (default: ``pipeline.sampling.n`` only). Cost:
+    the measured seconds of all n samples, times N / n for N < n (one call samples all n); N = n
+    is always a row."""
+    from emologits.extract.sampling import sampling_distributions
+
+    missing = _method_missing(session, "sampling", "sampling")
+    if missing:
+        return missing
+    records, info = _records(session, prompt, "sampling")
+    n = sampling_n(session)
+    seconds = model_seconds(records)
+    kind = info.get("prompt", {}).get("kind", session.prompts[prompt].kind)
+    return Rows([MethodRow("Sampling", f"Sampling (N = {k})",
+                           sampling_distributions(records, kind, session.emotion_set, n=k), seconds * k / n)
+                 for k in sorted({k for k in (ns or ()) if k < n} | {n})])
 
 
 #: Where a beyond table's rows come from, in table order: each ``(session, prompt) -> Rows``.
 ROW_SOURCES: tuple[Callable[[Session, str], Rows], ...] = (
     text_row,
     partial(calibrated_rows, source="token"),
-    _not_in_this_version("token + contextual calibration"),
+    partial(contextual_rows, source="token"),
     ensemble_rows,
-    _not_in_this_version("sampling (N = 10)"),
+    sampling_rows,
     partial(calibrated_rows, source="likelihood"),
+    partial(contextual_rows, source="likelihood"),
 )
 
 
@@ -339,8 +405,12 @@ class BeyondTable:
             got = source(session, self.prompt)
             rows += got.rows
             notes += got.notes
+        caption = self.caption_for(session, list(dict.fromkeys(notes)))
+        if not rows:  # nothing this run can score: no table (and none left from an earlier run)
+            for path in session.figures_dir.glob(f"{self.name}.*"):
+                path.unlink()
+            return Built(self.name, caption, [])
         df = beyond_table(rows, session.manifest, self.metrics, **session.evaluation)
-        caption = self.caption_for(session, notes)
         specs = resolve_metrics(self.metrics)
         paths = write_table(df, session.figures_dir, self.name, caption=caption, stamp=session.stamp, metrics=specs)
         return Built(self.name, caption, paths, df, specs)
@@ -398,6 +468,11 @@ TABLE_BEYOND = BeyondTable(
     details="Calibration maps cross-fitted over `{groups}` ({n_groups} groups); prompt ensembles over {ensemble}; "
             "model-s/utt = model-seconds per utterance measured in this run (calibration adds none; an ensemble "
             "costs the sum of its prompts).")
+TABLE_SAMPLING = BeyondTable(
+    "table_sampling", "Sampling: N sampled answers per utterance against quality (ambiguous prompt).", NOTEBOOK,
+    details="Each row averages the parsed answers among the first N samples of the same records; model-s/utt "
+            "for N below the sampled n is the measured cost times N / n (one call samples all n).",
+    sources=(partial(sampling_rows, ns=(1, 3, 10)),))
 RELIABILITY_CALIBRATION_TOKEN = CalibrationFigure(
     "reliability_calibration_token",
     "Reliability before and after calibration (token level, ambiguous prompt)",
@@ -408,5 +483,5 @@ RELIABILITY_CALIBRATION_LIKELIHOOD = CalibrationFigure(
     NOTEBOOK, "likelihood")
 
 __all__ = ["BEYOND_METRICS", "BeyondTable", "CalibrationFigure", "MethodRow", "ROW_SOURCES", "Rows",
-           "SCORE_SOURCES", "SECONDS", "beyond_table", "calibrated_rows", "cross_fitted_table", "ensemble_rows",
-           "ensemble_table", "model_seconds", "softmax_table", "text_row"]
+           "SCORE_SOURCES", "SECONDS", "beyond_table", "calibrated_rows", "contextual_rows", "cross_fitted_table",
+           "ensemble_rows", "ensemble_table", "model_seconds", "sampling_rows", "softmax_table", "text_row"]

@@ -262,6 +262,7 @@ ARTEFACTS.register_lazy("ground_truth_entropy", "emologits.report.paper:GROUND_T
 ARTEFACTS.register_lazy("invalid_text", "emologits.report.paper:INVALID_TEXT", "invalid text-level outputs per reason and prompt, notebook 03")
 ARTEFACTS.register_lazy("invalid_token", "emologits.report.paper:INVALID_TOKEN", "invalid token-level (eq. 2 ratio) distributions per reason and prompt, notebook 04")
 ARTEFACTS.register_lazy("table_beyond", "emologits.report.beyond:TABLE_BEYOND", "beyond the paper: text, token, calibrated, ensembles, likelihood side by side (+ ECE, NLL, Brier, model-seconds), notebook 09")
+ARTEFACTS.register_lazy("table_sampling", "emologits.report.beyond:TABLE_SAMPLING", "beyond the paper: sampling-based distributions, N = 1, 3, n sampled answers against quality, notebook 09")
 ARTEFACTS.register_lazy("reliability_calibration_token", "emologits.report.beyond:RELIABILITY_CALIBRATION_TOKEN", "reliability before/after calibration of the token-level class scores, notebook 09")
 ARTEFACTS.register_lazy("reliability_calibration_likelihood", "emologits.report.beyond:RELIABILITY_CALIBRATION_LIKELIHOOD", "reliability before/after calibration of the label-likelihood scores, notebook 09")
 ARTEFACTS.register_lazy("readme", "emologits.report.paper:RUN_README", "the run's README.md: every table and figure with provenance, notebook 07")
