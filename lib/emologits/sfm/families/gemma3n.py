@@ -1,8 +1,10 @@
 """Gemma 3n (Google; USM-style conformer audio encoder + Gemma 3n LLM) through ``hf-audio``.
 
-Hooks: the processor returns ``token_type_ids`` (0 text, 1 image, 3 audio placeholders) and
-scoring passes them with the other inputs (:meth:`Gemma3nBackend.scoring_inputs`: in the cached
-continuation pass the continuation tokens are text, type 0); the tokenizer's audio markup is
+Hooks: every clip padded to the window (:meth:`Gemma3nBackend.processor_inputs`); the processor
+returns ``token_type_ids`` (non-zero on image/audio placeholders), which generation and the prefix
+pass of the likelihood take as given; the cached continuation pass leaves them out, which is exact
+because Gemma 3n's forward in transformers 5.24 does not use them (a test checks that logits with
+and without them are equal, so a version that starts using them fails it). The audio markup is
 ``<start_of_audio>`` + a fixed number of ``<audio_soft_token>`` (188 at full size) + ``<end_of_audio>``,
 so every row has the same length; the window is what those placeholders cover (6.25 per second:
 30 s); the output logits are soft-capped (``final_logit_softcapping``), which the float32 head keeps.
