@@ -200,3 +200,18 @@ def test_a_json_file_is_refused_with_what_to_write(tmp_path):
     path.write_text('[{"utt_id": "u1"}]')
     with pytest.raises(DataError, match=r"ratings\.json: a \.json file; write the ratings as JSON Lines \(\.jsonl"):
         prepare_manifest("ratings", path, labels_only=True)
+
+
+def test_missing_audio_is_one_error_with_the_count_and_the_first_lines(tmp_path):
+    rows = "".join(f"u{i},{'' if i == 3 else f'wav/u{i}.wav'},r1,{lab}\n"
+                   for i, lab in zip(range(1, 9), ["anger", "happiness", "sadness", "neutral"] * 2))
+    path = _corpus(tmp_path, "utt_id,audio_path,rater,label\n" + rows)  # wav/u1..u5.wav exist
+    with pytest.raises(DataError) as err:
+        prepare_manifest("ratings", path)
+    assert str(err.value) == (
+        f"{path}:4: column audio_path: empty for 'u3' (4 of the utterances the rule keeps have no audio file; also\n"
+        f"  line 7: {path.parent}/wav/u6.wav does not exist\n  line 8: {path.parent}/wav/u7.wav does not exist\n"
+        f"  line 9: {path.parent}/wav/u8.wav does not exist\nrelative paths resolve against {path.parent}; "
+        "--labels-only builds the ground truth without audio)")
+    df = prepare_manifest("ratings", path, labels_only=True)
+    assert df["audio_path"].isna().sum() == 4

@@ -346,6 +346,7 @@ def _prepare(root: Path, *, selection: str, labels_only: bool, options: dict[str
     path = Path(root).expanduser().resolve()
     utts = read_ratings(path, options, emotion_set)
     rows, missing = [], []
+    absent: list[tuple[int, str]] = []  # (line, what) of utterances whose audio is not there
     for utt in utts:
         counts = vote_counts(utt.votes, emotion_set.names, selection)
         if counts is None:
@@ -356,21 +357,25 @@ def _prepare(root: Path, *, selection: str, labels_only: bool, options: dict[str
             candidate = candidate if candidate.is_absolute() else path.parent / candidate
             if candidate.is_file():
                 audio = str(candidate)
-            elif not labels_only:
-                raise DataError(f"{path}:{utt.line}: column audio_path: {candidate} does not exist (relative "
-                                f"paths resolve against {path.parent}; --labels-only builds the ground "
-                                "truth without audio)")
             else:
                 missing.append(candidate)
-        elif not labels_only:
-            raise DataError(f"{path}:{utt.line}: column audio_path: empty for {utt.utt_id!r} (--labels-only "
-                            "builds the ground truth without audio)")
+                absent.append((utt.line, f"{candidate} does not exist"))
+        else:
+            absent.append((utt.line, f"empty for {utt.utt_id!r}"))
         rows.append({
             "utt_id": utt.utt_id, "dataset": "ratings", "audio_path": audio, "counts": counts,
             "annotations": json.dumps(utt.raw), "selection": selection,
             "speaker": utt.meta["speaker"], "session": _session(utt.meta["session"]),
             "split": utt.meta["split"], "transcript": utt.meta["transcript"],
         })
+    if absent and not labels_only:
+        (line, what), more = absent[0], [f"  line {n}: {w}" for n, w in absent[1:6]]
+        if len(absent) > 6:
+            more.append("  ...")
+        listing = "; also\n" + "\n".join(more) + "\n" if more else "; "
+        raise DataError(f"{path}:{line}: column audio_path: {what} ({len(absent)} of the utterances the rule keeps "
+                        f"have no audio file{listing}relative paths resolve against {path.parent}; --labels-only "
+                        "builds the ground truth without audio)")
     df = finish_manifest(rows, missing, labels_only=labels_only, source=path,
                          rule=f"rule {selection!r}", emotion_set=emotion_set)
     return df, vote_rule_counts((u.votes for u in utts), emotion_set.names)
