@@ -129,7 +129,7 @@ def tiny_processor() -> GraniteStandIn:
     return GraniteStandIn(tok, fe, chat_template=CHAT_TEMPLATE, audio_token="<|audio|>", window=15, downsample=5)
 
 
-def build_tiny(out_dir: Any, *, seed: int = 0) -> Path:
+def save_tiny_model(out_dir: Any, *, seed: int = 0) -> Path:
     """A tiny random Granite Speech saved to ``out_dir`` with a random (non-zero) LoRA on the
     language model's attention projections at the checkpoint's root, as released; returns the path."""
     import torch
@@ -163,13 +163,13 @@ def build_tiny(out_dir: Any, *, seed: int = 0) -> Path:
 
 
 def tiny_parts(seed: int = 0) -> tuple[Any, Any]:
-    """:func:`build_tiny` in a temporary folder read back through
+    """:func:`save_tiny_model` in a temporary folder read back through
     :meth:`GraniteSpeechBackend.load_model` (LoRA injected), and :func:`tiny_processor`."""
     import tempfile
 
     import torch
     with tempfile.TemporaryDirectory() as tmp:
-        path = build_tiny(tmp, seed=seed)
+        path = save_tiny_model(tmp, seed=seed)
         model = GraniteSpeechBackend.load_model(str(path), revision=None, load_kw={"dtype": torch.float32})
     return model, tiny_processor()
 

@@ -140,7 +140,7 @@ CHAT_TEMPLATE = (
 LORA_TARGETS = r"model\.layers\.\d+\.(self_attn\.(qkv|o)_proj|mlp\.(gate_up|down)_proj)"
 
 
-def build_tiny(out_dir: Any, *, seed: int = 0) -> Path:
+def save_tiny_model(out_dir: Any, *, seed: int = 0) -> Path:
     """A tiny random Phi-4-multimodal saved to ``out_dir`` with a random (non-zero) speech LoRA in
     ``speech-lora/``; returns the path. The processor is not saved (:func:`tiny_processor`)."""
     import torch
@@ -183,13 +183,13 @@ def tiny_processor() -> Phi4StandIn:
 
 
 def tiny_parts(seed: int = 0) -> tuple[Any, Any]:
-    """:func:`build_tiny` written to a temporary folder and read back through
+    """:func:`save_tiny_model` written to a temporary folder and read back through
     :meth:`Phi4MultimodalBackend.load_model` (speech LoRA injected), and the stand-in
     processor (the real one needs torchvision for its image processor)."""
     import tempfile
 
     import torch
     with tempfile.TemporaryDirectory() as tmp:
-        path = build_tiny(tmp, seed=seed)
+        path = save_tiny_model(tmp, seed=seed)
         model = Phi4MultimodalBackend.load_model(str(path), revision=None, load_kw={"dtype": torch.float32})
     return model, tiny_processor()
