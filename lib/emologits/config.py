@@ -122,7 +122,7 @@ class SamplingSection(StrictModel):
     #: Answers sampled per utterance (reported for the first 1, 3, ..., n of them).
     n: Annotated[int, Field(ge=1)] = 10
     temperature: Annotated[float, Field(gt=0)] = 1.0
-    #: Nucleus mass (1.0: none); ``top_k`` None: the model's own generation default.
+    #: Nucleus mass (1.0: none); ``top_k`` None: transformers' default (50; checkpoint defaults are dropped).
     top_p: Annotated[float, Field(gt=0, le=1)] = 1.0
     top_k: Annotated[int, Field(ge=1)] | None = None
     #: Base seed; each utterance's samples are seeded from it and its utt_id (resumable, shard-proof).
