@@ -52,10 +52,18 @@ def write_fixture(root: Path, n: int = 36, form: str = "columns") -> dict:
         truth[name[:-4]] = {"ratings": ratings[:-1] if i == 4 else ratings, "code": code, "split": SPLITS[i % 4]}
         if i != 9:  # one segment without audio
             (root / "Audios" / name).write_bytes(b"RIFF")
-    with open(root / "Labels" / "labels_consensus.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(consensus_rows[0]))
-        writer.writeheader()
-        writer.writerows(consensus_rows)
+    if form == "json":  # labels_consensus.json as {FileName: {EmoClass, ..., Split_Set}} (release 1.12)
+        (root / "Labels" / "labels_consensus.json").write_text(json.dumps(
+            {r["FileName"]: {k: v for k, v in r.items() if k != "FileName"} for r in consensus_rows}))
+    elif form == "workers":  # older: labels_concensus.json, {FileName: [{EmoClass_Major, ...}]}
+        (root / "Labels" / "labels_concensus.json").write_text(json.dumps(
+            {r["FileName"]: [{("EmoClass_Major" if k == "EmoClass" else k): v for k, v in r.items() if k != "FileName"}]
+             for r in consensus_rows}))
+    else:
+        with open(root / "Labels" / "labels_consensus.csv", "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(consensus_rows[0]))
+            writer.writeheader()
+            writer.writerows(consensus_rows)
     if form == "columns":
         with open(root / "Labels" / "labels_detailed.csv", "w", newline="") as fh:
             writer = csv.writer(fh)
