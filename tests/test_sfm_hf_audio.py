@@ -235,3 +235,25 @@ def test_unknown_model_type_is_named(tmp_path):
     BertConfig().save_pretrained(tmp_path)
     with pytest.raises(ConfigError, match="model_type 'bert' is not an audio-LLM family"):
         load_backend({"backend": "hf-audio", "name_or_path": str(tmp_path), "device": "cpu"})
+
+
+def test_every_family_has_an_iemocap_config_naming_only_the_data_root():
+    """configs/iemocap_<family>.yaml per hf-audio family: its back-end, a hub id, bfloat16 with a
+    30 s window; offline, the only problem named is the placeholder data root."""
+    from conftest import PROJECT_ROOT
+
+    from emologits.config import load_config
+    from emologits.pipeline import check_config
+    from emologits.sfm.families import MODEL_TYPES
+    by_backend = {}
+    for path in sorted((PROJECT_ROOT / "configs").glob("iemocap_*.yaml")):
+        cfg = load_config(path)
+        by_backend[cfg.model["backend"]] = (path, cfg)
+    for name in MODEL_TYPES.values():
+        path, cfg = by_backend[name]
+        model = cfg.model
+        assert model["name_or_path"] == backend_class(name).default_model, path
+        # None: the processor's window (Qwen2-Audio's Whisper window is 30 s)
+        assert model["dtype"] == "bfloat16" and model["options"]["max_audio_seconds"] in (None, 30), path
+        problems = check_config(cfg)
+        assert len(problems) == 1 and "data.root" in problems[0], problems
