@@ -204,3 +204,10 @@ def test_a_subfolder_as_root_points_to_the_release(tmp_path, sub):
     write_fixture(tmp_path / "msp")
     with pytest.raises(DataError, match=rf"msp/{sub}: no Labels/ folder.*; did you mean .*msp\?"):
         prepare_manifest("msp-podcast", tmp_path / "msp" / sub, labels_only=True)
+
+
+def test_an_older_labels_folder_name_is_named(tmp_path):
+    write_fixture(tmp_path / "msp")
+    (tmp_path / "msp" / "Labels").rename(tmp_path / "msp" / "labels")
+    with pytest.raises(DataError, match=r"no Labels/ folder; .*; it has labels/: rename it \(or link it\) to Labels/"):
+        prepare_manifest("msp-podcast", tmp_path / "msp", labels_only=True)

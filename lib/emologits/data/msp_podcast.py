@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -102,6 +103,9 @@ def _labels_dir(root: Path) -> Path:
         if (root.parent / "Labels").is_dir():  # Labels/, Audios/ or Transcripts/ given
             nested = [root.parent]
         hint = f"; did you mean {nested[0]}?" if nested else ""
+        other = [p.name for p in (root / "label", root / "labels") if p.is_dir() and p.name in os.listdir(root)]
+        if other:  # some older releases name the folder label/ or labels/
+            hint = f"; it has {other[0]}/: rename it (or link it) to Labels/"
         raise DataError(f"{root}: no Labels/ folder; --root must be the MSP-Podcast release folder{hint}")
     return labels
 
