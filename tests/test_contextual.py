@@ -93,6 +93,8 @@ def test_notebook_02_runs_it_and_the_failure_gate_ignores_its_inputs(tmp_path):
     assert table.loc[table["method"] == "contextual", "ok"].tolist() == [3, 3]
     failures = {f["label"]: f for f in inference_failures(cfg.run_dir)}
     assert failures["contextual ambiguous"]["n_failed"] == 0
+    assert failures["contextual ambiguous"]["n_expected"] == failures["contextual ambiguous"]["n_done"] == 3
+    assert failures["inference ambiguous"]["n_expected"] == 2
     info = json.loads((cfg.run_dir / "contextual" / "single" / "run.json").read_text())
     assert info["method"] == "contextual" and info["prompt"]["kind"] == "single"
 

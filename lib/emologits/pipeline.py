@@ -237,7 +237,8 @@ def inference_failures(run_dir: str | Path) -> list[dict[str, Any]]:
     ``likelihood/<prompt>``: every folder with a ``run.json`` naming its ``method``).
 
     Each entry: ``label`` (e.g. ``inference ambiguous``), ``method``, ``prompt``, ``out_dir``,
-    ``n_expected`` (the utterances of ``runs/<run>/manifest.parquet``), ``n_done``, ``n_failed``,
+    ``n_expected`` (the utterances of ``runs/<run>/manifest.parquet``, or the method's own inputs:
+    ``run.json`` ``own_inputs``), ``n_done``, ``n_failed``,
     ``failures_by_reason`` and ``examples`` (the first failed records: utt_id, error, error_message).
     Counts are over each utterance's newest record (``emologits.inference.summarize_parts``)."""
     import json
@@ -254,14 +255,16 @@ def inference_failures(run_dir: str | Path) -> list[dict[str, Any]]:
     found = []
     for info_path in sorted(run_dir.glob("*/*/run.json")):
         try:
-            method = json.loads(info_path.read_text()).get("method")
+            info = json.loads(info_path.read_text())
         except (OSError, ValueError):
             continue
+        method = info.get("method")
         if not method:
             continue
         out_dir = info_path.parent
-        summary = summarize_parts(out_dir, ids)
-        examples = failure_examples(out_dir, ids, n=3) if ids is not None and summary["n_failed"] else []
+        expected = info.get("own_inputs") or ids  # a method's own inputs (contextual) instead of the manifest's
+        summary = summarize_parts(out_dir, expected)
+        examples = failure_examples(out_dir, expected, n=3) if expected is not None and summary["n_failed"] else []
         found.append({"label": f"{out_dir.parent.name} {out_dir.name}", "method": method, "prompt": out_dir.name,
                       "out_dir": out_dir, "n_expected": summary.get("n_expected", summary["n_done"]),
                       "n_done": summary["n_done"], "n_failed": summary["n_failed"],
@@ -304,7 +307,7 @@ def check_inference_failures(cfg: Config, failures: Sequence[dict[str, Any]]) ->
             lines.append(f"      ... every failed record: {f['out_dir']} (columns error, error_message)")
     methods = sorted({f["method"] for f in over})
     retry = " and ".join(f"`python -m emologits infer --config {cfg.path} --retry-failed"
-                         + (" --method likelihood" if m == "likelihood" else "") + "`" for m in methods)
+                         + (f" --method {m}" if m != "generate" else "") + "`" for m in methods)
     lines.append(f"What to do: check those audio files (and the model settings for model_error), then recompute "
                  f"only the failed utterances with {retry} and run ./run_all.sh again (finished work is kept). "
                  f"To go on with these failures, raise pipeline.max_failed_fraction in the config.")
