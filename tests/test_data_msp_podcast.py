@@ -166,6 +166,15 @@ def test_missing_audio_and_repeated_rater_error(tmp_path):
         prepare_manifest("msp-podcast", tmp_path / "msp", labels_only=True, options={"repeated_rater": "error"})
 
 
+def test_worker_column_named_otherwise(tmp_path):
+    write_fixture(tmp_path / "msp")
+    path = tmp_path / "msp" / "Labels" / "labels_detailed.csv"
+    plain = prepare_manifest("msp-podcast", tmp_path / "msp", labels_only=True)
+    path.write_text(path.read_text().replace("WorkerID", "Annotator_ID", 1))
+    again = prepare_manifest("msp-podcast", tmp_path / "msp", labels_only=True)
+    assert again["annotations"].tolist() == plain["annotations"].tolist()
+
+
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda t: t.replace("Angry", "Angri", 1), r"labels_detailed\.csv:\d+: primary emotion 'Angri' is not one of"),
     (lambda t: t + "MSP-PODCAST_9999_0001.wav,W1,Sad,,4,4,4\n", r"labels_detailed\.csv:\d+: 'MSP-PODCAST_9999_0001.wav' has no row in the consensus file"),

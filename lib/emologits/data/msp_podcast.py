@@ -4,8 +4,8 @@
 ``Transcripts/<name>.txt``). Read:
 
 - the per-rater file ``Labels/labels_detailed.csv`` in either of its public forms: columns
-  ``FileName, EmoClass_Major, EmoClass_Second`` and a worker column (``WorkerID``, ``Workers`` or
-  ``Worker``), or ``FileName, EmoDetail`` with ``EmoDetail`` = ``"WORKER00001; Angry; Annoyed,Frustrated;
+  ``FileName, EmoClass_Major, EmoClass_Second`` and a worker column (``WorkerID``, ``Workers``,
+  ``Worker``, or any name holding "worker" or "annotator"), or ``FileName, EmoDetail`` with ``EmoDetail`` = ``"WORKER00001; Angry; Annoyed,Frustrated;
   A:4.0; V:2.0; D:5.0;"`` (the secondary field may be empty or absent); or the JSON form of older
   releases, ``Labels/labels_detailed.json``, as ``{FileName: {worker: {"EmoClass_Major": ...,
   "EmoClass_Second": ...}}}`` or ``{FileName: {"Workers": [{"Name": worker, "EmoClass_Major": ...}]}}``;
@@ -172,7 +172,8 @@ def _detailed_rows(labels: Path) -> tuple[Path, list[tuple[int, str, str, str, l
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         columns = reader.fieldnames or []
-        worker_col = next((c for c in WORKER_COLUMNS if c in columns), None)
+        worker_col = next((c for c in WORKER_COLUMNS if c in columns), None) or next(
+            (c for c in columns if "worker" in c.lower() or "annotator" in c.lower()), None)
         if "FileName" in columns and "EmoDetail" in columns:
             for row in reader:
                 where = f"{path}:{reader.line_num}"
@@ -189,7 +190,8 @@ def _detailed_rows(labels: Path) -> tuple[Path, list[tuple[int, str, str, str, l
                              (row["EmoClass_Major"] or "").strip(), _tags(row.get("EmoClass_Second"))))
         else:
             raise DataError(f"{path}:1: unknown layout {columns}: expected FileName, EmoClass_Major, "
-                            f"EmoClass_Second and a worker column ({', '.join(WORKER_COLUMNS)}), or "
+                            f"EmoClass_Second and a worker column ({', '.join(WORKER_COLUMNS)}, or any name "
+                            "holding 'worker' or 'annotator'), or "
                             "FileName, EmoDetail")
     return path, rows
 
