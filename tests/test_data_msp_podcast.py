@@ -166,6 +166,20 @@ def test_missing_audio_and_repeated_rater_error(tmp_path):
         prepare_manifest("msp-podcast", tmp_path / "msp", labels_only=True, options={"repeated_rater": "error"})
 
 
+def test_other_in_any_spelling_is_other(tmp_path):
+    write_fixture(tmp_path / "msp", form="detail")
+    path = tmp_path / "msp" / "Labels" / "labels_detailed.csv"
+    plain = prepare_manifest("msp-podcast", tmp_path / "msp", labels_only=True)
+    text = path.read_text()
+    assert text.count("; Other-Curious;") > 2
+    path.write_text(text.replace("; Other-Curious;", "; other: curious (a bit);", 1)
+                    .replace("; Other-Curious;", "; OTHER (curious);", 1))
+    again = prepare_manifest("msp-podcast", tmp_path / "msp", labels_only=True)
+    gt = ["gt_anger", "gt_happiness", "gt_sadness", "gt_neutral"]
+    np.testing.assert_allclose(again[gt].to_numpy(float), plain[gt].to_numpy(float))
+    assert (again["n_ratings"] == plain["n_ratings"]).all()
+
+
 def test_worker_column_named_otherwise(tmp_path):
     write_fixture(tmp_path / "msp")
     path = tmp_path / "msp" / "Labels" / "labels_detailed.csv"

@@ -13,8 +13,8 @@
   ``.json`` forms) for ``EmoClass`` (consensus code), ``SpkrID`` and ``Split_Set``.
 
 Primary emotions ``PRIMARY_CLASSES`` (Angry, Sad, Happy, Surprise, Fear, Disgust, Contempt,
-Neutral) name msp8's classes; ``Other`` and ``Other-<free text>`` (any case) name none (ratings outside every
-set, handled by the rule, as CREMA-D's). Secondary emotions stay in ``annotations`` and count with
+Neutral) name msp8's classes; ``Other``, ``Other-<free text>``, anything starting "Other" (any case)
+name none (ratings outside every set, handled by the rule, as CREMA-D's). Secondary emotions stay in ``annotations`` and count with
 ``secondary: true``. docs/data.md says which public sources the layout comes from.
 """
 from __future__ import annotations
@@ -75,7 +75,7 @@ class MSPPodcastOptions(StrictModel):
 
 def primary_class(label: str) -> str | None:
     """The class of a primary-emotion spelling (None: Other); KeyError for anything else."""
-    if label.lower() == "other" or label[:6].lower() in ("other-", "other "):
+    if label[:5].lower() == "other":  # "Other", "Other-<free text>", "Other (…)", any case
         return None
     return PRIMARY_CLASSES[label]
 
