@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from emologits.errors import EmologitsError
@@ -39,7 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if not argv or argv[0] in ("-h", "--help") else 2
     args = build_parser(command).parse_args(argv)
     try:
-        return int(importlib.import_module(COMMANDS[command][0]).main(args) or 0)
+        rc = int(importlib.import_module(COMMANDS[command][0]).main(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return rc
+    except BrokenPipeError:  # ``… | head``: the reader has gone; end quietly with SIGPIPE's status
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except EmologitsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
