@@ -219,10 +219,11 @@ def test_lora_is_on_in_generation_and_scoring(backend):
             layer.enable_adapters(True)
 
 
-def test_gemma3n_token_type_ids_do_not_change_the_logits(tmp_path_factory):
+@pytest.mark.parametrize("backend", ["gemma-3n"], indirect=True)
+def test_gemma3n_token_type_ids_do_not_change_the_logits(backend):
     """Gemma 3n's processor returns token_type_ids; the continuation pass of the batched likelihood
     leaves them out. That is exact only while the model ignores them (transformers 5.24 does)."""
-    be = _build("gemma-3n", tmp_path_factory)
+    be = backend
     inputs = be.model_inputs(_audios(2), PROMPT)
     assert "token_type_ids" in inputs and int(inputs["token_type_ids"].max()) > 0
     without = {k: v for k, v in inputs.items() if k != "token_type_ids"}
