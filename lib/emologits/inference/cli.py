@@ -2,7 +2,7 @@
 
 ``--method generate`` (default) keeps, from one generation pass per utterance, the text (sec.
 3.4.1) and the emotion-word token logits at every step (sec. 3.4.2); ``--method likelihood`` scores
-the verbalised class answers. Resumable, sharded, never losing a record (:mod:`.runner`).
+the verbalised class answers; ``sampling`` and ``contextual`` are beyond the paper (their modules). Resumable, sharded, never losing a record (:mod:`.runner`).
 """
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard", default=None, metavar="i/n",
                         help="do shard i of n (0-based; e.g. $SLURM_ARRAY_TASK_ID/4); merge is automatic")
     parser.add_argument("--method", choices=METHODS.names(), default="generate",
-                        help="generate: text + emotion-token logits (default); likelihood: score class answers")
+                        help="generate: text + emotion-token logits (default); likelihood: score class answers; "
+                             "sampling: N sampled answers (pipeline.sampling); contextual: content-free inputs' "
+                             "scores for contextual calibration (pipeline.contextual)")
     parser.add_argument("--too-long", choices=TOO_LONG_POLICIES, default="truncate",
                         help="audio longer than the model's window: truncate it (default) or fail it")
     parser.add_argument("--retry-failed", action="store_true",
