@@ -28,12 +28,38 @@ def test_the_papers_prompts_are_verbatim_fixed_prompts_for_paper4():
         assert get_prompt(PROMPTS, pid, get_emotion_set("paper4")) == prompt
 
 
-def test_a_fixed_prompt_refuses_another_emotion_set():
+def test_a_fixed_prompt_refuses_another_emotion_set(tmp_path):
+    fixed = tmp_path / "prompts.yaml"
+    fixed.write_text(f"single:\n  kind: single\n  text: {SINGLE}\n")
     with pytest.raises(ConfigError, match=r"prompts\.yaml: prompt 'single' asks about emotion set 'paper4', "
                                           r"but the run's emotion set is 'cremad6'.*ambiguous_any"):
-        get_prompt(PROMPTS, "single", "cremad6")
+        get_prompt(fixed, "single", "cremad6")
     with pytest.raises(ConfigError, match="'msp8'"):
         load_prompts(PROMPTS)["ambiguous"].render("msp8")
+
+
+def test_the_papers_prompts_over_another_set_become_their_templates():
+    """A run over msp8 or cremad6 keeps the ids the tables compare: the paper's wording over the set's classes."""
+    for pid, template in (("ambiguous", "ambiguous_any"), ("single", "single_any")):
+        for emotion_set in ("msp8", "cremad6"):
+            got = get_prompt(PROMPTS, pid, emotion_set)
+            want = get_prompt(PROMPTS, template, emotion_set)
+            assert (got.id, got.text, got.kind, got.emotion_set) == (pid, want.text, want.kind, emotion_set)
+            assert f"other_sets {template!r}" in got.source
+    assert "contempt, and neutral" in get_prompt(PROMPTS, "ambiguous", "msp8").text
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("other_sets: nowhere", "other_sets 'nowhere' must be a template prompt"),
+    ("other_sets: plain", "other_sets 'plain' must be a template prompt"),
+    ("other_sets: [a]", "other_sets must name a template prompt"),
+])
+def test_other_sets_must_name_a_template_of_the_same_kind(tmp_path, entry, message):
+    path = tmp_path / "prompts.yaml"
+    path.write_text(f"mine:\n  kind: single\n  {entry}\n  text: Which emotion?\n"
+                    "plain:\n  kind: single\n  text: Just this.\n")
+    with pytest.raises(ConfigError, match=message):
+        load_prompts(path)
 
 
 def test_class_and_choice_lists_follow_the_papers_style():

@@ -3,6 +3,10 @@ text, source and the emotion set it asks about.
 
 - A **fixed** prompt is used verbatim and declares its emotion set (``emotion_set:``, default
   ``paper4``). The paper's two prompts, ``ambiguous`` and ``single``, are fixed, for paper4.
+  ``other_sets: <template id>`` names the template a fixed prompt becomes over any other set (the
+  paper's two name ``ambiguous_any`` / ``single_any``: the same wording over the set's classes), so a
+  run over msp8 or cremad6 keeps the prompt ids the tables compare; the rendered text is what the
+  run's records and provenance hold.
 - A **template** has ``{classes}`` and/or ``{choices}`` in its text and is rendered for the run's
   emotion set (:meth:`Prompt.render`): ``{classes}`` -> the set's classes in its order, written as the
   paper writes them ("anger, happiness, sadness, and neutral"); ``{choices}`` -> each class's first
@@ -26,7 +30,7 @@ from emologits.errors import ConfigError
 #: Prompt kinds: which text parser reads the answers (and which answers label likelihood scores).
 PROMPT_KINDS: tuple[str, ...] = ANSWER_KINDS
 #: Keys of one prompt entry.
-PROMPT_KEYS: tuple[str, ...] = ("kind", "text", "source", "emotion_set")
+PROMPT_KEYS: tuple[str, ...] = ("kind", "text", "source", "emotion_set", "other_sets")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -63,6 +67,8 @@ class Prompt:
     text: str
     source: str = ""
     emotion_set: str | None = DEFAULT_EMOTION_SET
+    #: The template id this fixed prompt becomes over another emotion set (None: refused there).
+    other_sets: str | None = None
 
     @property
     def is_template(self) -> bool:
@@ -120,7 +126,20 @@ def _prompt(path: Path, pid: str, entry: object) -> Prompt:
         raise ConfigError(f"{path}: prompt {pid!r} is a template ({', '.join('{' + n + '}' for n in names)}), "
                           "rendered for the run's emotion set; remove its 'emotion_set' key")
     declared = None if names else _declared_set(entry.get("emotion_set", DEFAULT_EMOTION_SET), path, pid)
-    return Prompt(id=pid, kind=kind, text=text, source=str(entry.get("source", "")), emotion_set=declared)
+    other_sets = entry.get("other_sets")
+    if other_sets is not None and (names or not isinstance(other_sets, str)):
+        raise ConfigError(f"{path}: prompt {pid!r}: other_sets must name a template prompt and only a fixed "
+                          f"prompt takes it (got {other_sets!r})")
+    return Prompt(id=pid, kind=kind, text=text, source=str(entry.get("source", "")), emotion_set=declared,
+                  other_sets=other_sets)
+
+
+def _check_other_sets(path: Path, prompts: dict[str, Prompt]) -> None:
+    for pid, prompt in prompts.items():
+        target = prompts.get(prompt.other_sets) if prompt.other_sets else None
+        if prompt.other_sets and (target is None or not target.is_template or target.kind != prompt.kind):
+            raise ConfigError(f"{path}: prompt {pid!r}: other_sets {prompt.other_sets!r} must be a template "
+                              f"prompt ({{classes}}/{{choices}}) of kind {prompt.kind!r} in this file")
 
 
 def load_prompts(path: str | Path) -> dict[str, Prompt]:
@@ -129,7 +148,9 @@ def load_prompts(path: str | Path) -> dict[str, Prompt]:
     raw = read_yaml(path, "prompts")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: top level must be a mapping of prompt id -> {{kind, text}}")
-    return {str(pid): _prompt(path, str(pid), entry) for pid, entry in raw.items()}
+    prompts = {str(pid): _prompt(path, str(pid), entry) for pid, entry in raw.items()}
+    _check_other_sets(path, prompts)
+    return prompts
 
 
 def get_prompt(path: str | Path, prompt_id: str, emotion_set: EmotionSet | str | None = None) -> Prompt:
@@ -138,8 +159,14 @@ def get_prompt(path: str | Path, prompt_id: str, emotion_set: EmotionSet | str |
     prompts = load_prompts(path)
     if prompt_id not in prompts:
         raise ConfigError(f"{path}: no prompt {prompt_id!r}; known: {sorted(prompts)}")
+    prompt = prompts[prompt_id]
+    if prompt.other_sets and not prompt.is_template and prompt.emotion_set != get_emotion_set(emotion_set).name:
+        template = prompts[prompt.other_sets]
+        prompt = replace(template, id=prompt_id,
+                         source=f"{template.source} (prompt {prompt_id!r} over another emotion set: "
+                                f"other_sets {prompt.other_sets!r})")
     try:
-        return prompts[prompt_id].render(emotion_set)
+        return prompt.render(emotion_set)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
 
