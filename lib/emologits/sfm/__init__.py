@@ -27,11 +27,11 @@ BACKENDS.register_lazy("audio-flamingo-3", "emologits.sfm.families.audio_flaming
 BACKENDS.register_lazy("voxtral", "emologits.sfm.families.voxtral:VoxtralBackend",
                        "Voxtral through hf-audio (mistral-common tokenizer, audio via apply_chat_template)")
 BACKENDS.register_lazy("gemma-3n", "emologits.sfm.families.gemma3n:Gemma3nBackend",
-                       "Gemma 3n through hf-audio (token type ids in scoring)")
+                       "Gemma 3n through hf-audio (every clip padded to the window; token type ids passed in scoring)")
 BACKENDS.register_lazy("phi-4-multimodal", "emologits.sfm.families.phi4_multimodal:Phi4MultimodalBackend",
-                       "Phi-4-multimodal through hf-audio (speech LoRA)")
+                       "Phi-4-multimodal through hf-audio (speech LoRA on; one clip per model call)")
 BACKENDS.register_lazy("granite-speech", "emologits.sfm.families.granite_speech:GraniteSpeechBackend",
-                       "Granite Speech through hf-audio (LoRA adapters on for scoring)")
+                       "Granite Speech through hf-audio (LoRA on for generation and scoring; one clip per model call)")
 BACKENDS.register_lazy("kimi-audio", "emologits.sfm.families.remote_code:KimiAudioBackend",
                        "Kimi-Audio: needs remote code (not in transformers); model.trust_remote_code: true")
 BACKENDS.register_lazy("step-audio", "emologits.sfm.families.remote_code:StepAudioBackend",
