@@ -1,4 +1,5 @@
-"""Shared bits of the benchmarks: inputs, timing (warm-up, repeats, median), the JSON last line."""
+"""Shared bits of the benchmarks: inputs, timing (warm-up, interleaved repeats, medians, paired
+ratios with their spread), the JSON last line."""
 from __future__ import annotations
 
 import json
@@ -13,12 +14,14 @@ import numpy as np
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-def synthetic_audios(n: int, seed: int = 0) -> list[np.ndarray]:
-    """``n`` synthetic emotional "voices" (1-2.5 s, 16 kHz) from the demo corpus generator."""
+def synthetic_audios(n: int, seed: int = 0, seconds: float | None = None) -> list[np.ndarray]:
+    """``n`` synthetic emotional "voices" (16 kHz) from the demo corpus generator: 1-2.5 s each, or
+    ``seconds`` each when given."""
     from emologits.data.synthetic import synthesize_audio
 
     rng = np.random.default_rng(seed)
-    return [synthesize_audio(rng.dirichlet(np.ones(4)), "MF"[i % 2], float(rng.uniform(1.0, 2.5)), rng)
+    return [synthesize_audio(rng.dirichlet(np.ones(4)), "MF"[i % 2],
+                             float(seconds if seconds else rng.uniform(1.0, 2.5)), rng)
             for i in range(n)]
 
 
@@ -28,9 +31,11 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - start, out
 
 
-def median_times(fns: dict[str, Callable[[], object]], *, repeats: int, warmup: int) -> dict[str, float]:
-    """Median wall time of each function; calls are interleaved (a, b, a, b, …) so drifting machine
-    load hits every variant alike; ``warmup`` untimed rounds first."""
+def interleaved(fns: dict[str, Callable[[], object]], *, repeats: int, warmup: int) -> dict[str, list[float]]:
+    """Wall times of each function over ``repeats`` rounds, the variants interleaved within each
+    round (a, b, c, then c, b, a, …) so drifting machine load hits every variant alike; ``warmup``
+    untimed rounds first. Repeat r of every variant ran back to back: pair them for ratios
+    (:func:`ratio_stats`)."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
@@ -39,7 +44,23 @@ def median_times(fns: dict[str, Callable[[], object]], *, repeats: int, warmup: 
         order = list(fns) if r % 2 == 0 else list(reversed(fns))
         for k in order:
             times[k].append(timed(fns[k])[0])
-    return {k: statistics.median(v) for k, v in times.items()}
+    return times
+
+
+def median_times(fns: dict[str, Callable[[], object]], *, repeats: int, warmup: int) -> dict[str, float]:
+    """Median wall time of each function (:func:`interleaved`)."""
+    return {k: statistics.median(v) for k, v in interleaved(fns, repeats=repeats, warmup=warmup).items()}
+
+
+def ratio_stats(times: dict[str, list[float]], a: str, b: str) -> dict[str, object]:
+    """``a`` / ``b`` per repeat (the two ran back to back within it): the median of those ratios,
+    their spread ``[min, max]`` and interquartile range ``[q25, q75]``. The median of paired ratios
+    moves far less between runs than a ratio of two medians taken at different moments."""
+    ratios = np.array(times[a]) / np.array(times[b])
+    q25, q75 = np.quantile(ratios, [0.25, 0.75])
+    return {"median": round(float(np.median(ratios)), 4), "spread": [round(float(ratios.min()), 4),
+                                                                     round(float(ratios.max()), 4)],
+            "iqr": [round(float(q25), 4), round(float(q75), 4)], "n": int(len(ratios))}
 
 
 def load_demo_backend(config: str):

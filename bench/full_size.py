@@ -1,0 +1,317 @@
+"""Full-size timing of each audio-LLM family on a CUDA GPU, with random weights (nothing downloaded).
+
+    python bench/full_size.py [--families qwen2-audio audio-flamingo-3 qwen2.5-omni] [--batch-sizes 1 8 32]
+                              [--new-tokens 32] [--repeats 5] [--warmup 1] [--audio-seconds 4.5]
+    python bench/full_size.py --check-configs   # CPU: build each at real size on the meta device, count parameters
+    python bench/full_size.py --smoke           # CPU: the same measurements on the tiny instances (code path only)
+
+Each family is its tiny offline instance (``tiny_parts`` in its file: the real model and processor
+classes, every special-token id) scaled to the published sizes of its 7B-class checkpoint
+(:data:`FULL_SIZE`: dotted config paths -> values, transcribed from the checkpoint's config.json,
+named per family), built directly on the GPU in bfloat16 with random weights (speed does not depend
+on weight values) and run through the family's ``hf-audio`` back-end: its chat template, its
+processor (Whisper features at 128 mel bins and a 30 s window), its text model. Per family and
+batch size (default 1, 8, 32), on synthetic 4.5 s clips (IEMOCAP's mean length) and the paper's
+``ambiguous`` prompt, with a fixed number of new tokens (end-of-sequence switched off):
+
+* ``prefill_s``: one forward pass over the batch's audio + prompt (what every method needs);
+* ``step_s``: (plain ``generate`` - prefill) / new tokens;
+* ``capture_ratio``: ``generate_with_capture`` / plain ``generate``, the two interleaved over the
+  repeats, median of the per-repeat ratios with its spread (min, max);
+* ``peak_gpu_gib``: peak allocated GPU memory at that batch size;
+* ``paper_workload_h``: the projected hours of generation with capture for the paper's workload,
+  4,370 utterances x 2 prompts at that batch size (this many new tokens per answer).
+
+Without CUDA (and without ``--smoke`` / ``--check-configs``) it prints one JSON line saying it
+skipped. Otherwise the last line is one JSON object with every figure.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import PROJECT_ROOT, emit, interleaved, ratio_stats, synthetic_audios  # noqa: E402
+
+#: The paper's workload: IEMOCAP utterances (sec. 4.1) x prompts (ambiguous, single).
+PAPER_UTTERANCES, PAPER_PROMPTS = 4370, 2
+
+
+def _qwen2_audio_parts(seed: int = 0, window_s: int = 30) -> tuple[Any, Any]:
+    """A tiny random Qwen2-Audio with the real processor class (tiny tokenizer, Whisper features)."""
+    import torch
+    from transformers import (Qwen2AudioConfig, Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor,
+                              WhisperFeatureExtractor)
+
+    from emologits.sfm.families.tiny import chatml_template, set_special_ids, tiny_tokenizer
+
+    markup = ["<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>"]
+    tok = tiny_tokenizer(["<|im_start|>", *markup])
+    fe = WhisperFeatureExtractor(feature_size=16, chunk_length=window_s)
+    proc = Qwen2AudioProcessor(feature_extractor=fe, tokenizer=tok,
+                               chat_template=chatml_template("Audio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\n"))
+    config = Qwen2AudioConfig(
+        audio_config={"d_model": 16, "encoder_layers": 1, "encoder_attention_heads": 2, "encoder_ffn_dim": 32,
+                      "num_mel_bins": 16, "max_source_positions": 50 * window_s},
+        text_config={"model_type": "qwen2", "vocab_size": len(tok), "hidden_size": 32, "intermediate_size": 64,
+                     "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2},
+        audio_token_index=tok.convert_tokens_to_ids("<|AUDIO|>"))
+    torch.manual_seed(seed)
+    model = Qwen2AudioForConditionalGeneration(config)
+    set_special_ids(model, tok)
+    return model, proc
+
+
+_QWEN25_7B_TEXT = {"hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28,
+                   "num_attention_heads": 28, "num_key_value_heads": 4, "vocab_size": 152064}
+_WHISPER_LARGE_ENCODER = {"d_model": 1280, "encoder_layers": 32, "encoder_attention_heads": 20,
+                          "encoder_ffn_dim": 5120, "num_mel_bins": 128, "max_source_positions": 1500}
+
+
+@dataclass(frozen=True)
+class FullSize:
+    """A family at real size: its back-end, the tiny instance to scale (``parts(seed, window_s)``
+    -> model, processor), the checkpoint whose config.json the sizes are from, and the sizes."""
+
+    backend: str
+    parts: str | Callable[..., tuple[Any, Any]]
+    source: str
+    sizes: Mapping[str, Any] = field(default_factory=dict)
+
+
+#: Family back-end name -> its full-size spec (dotted paths into the tiny instance's config).
+FULL_SIZE: dict[str, FullSize] = {
+    "qwen2-audio": FullSize(
+        "qwen2-audio", _qwen2_audio_parts, "Qwen/Qwen2-Audio-7B-Instruct",
+        {**{f"audio_config.{k}": v for k, v in _WHISPER_LARGE_ENCODER.items()},
+         **{f"text_config.{k}": v for k, v in {"hidden_size": 4096, "intermediate_size": 11008,
+                                               "num_hidden_layers": 32, "num_attention_heads": 32,
+                                               "num_key_value_heads": 32, "vocab_size": 156032}.items()}}),
+    "audio-flamingo-3": FullSize(
+        "audio-flamingo-3", "emologits.sfm.families.audio_flamingo3:tiny_parts", "nvidia/audio-flamingo-3-hf",
+        {"audio_config.num_mel_bins": 128, "audio_config.num_hidden_layers": 32,
+         "audio_config.num_attention_heads": 20, "audio_config.intermediate_size": 5120,
+         "audio_config.hidden_size": 1280, "audio_config.max_source_positions": 1500,
+         **{f"text_config.{k}": v for k, v in _QWEN25_7B_TEXT.items()}}),
+    "qwen2.5-omni": FullSize(
+        "qwen2.5-omni", "emologits.sfm.families.qwen2_5_omni:tiny_parts", "Qwen/Qwen2.5-Omni-7B (thinker)",
+        {**{f"thinker_config.audio_config.{k}": v for k, v in {**_WHISPER_LARGE_ENCODER, "n_window": 100,
+                                                               "output_dim": 3584}.items()},
+         **{f"thinker_config.vision_config.{k}": v for k, v in {
+             "depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16,
+             "out_hidden_size": 3584, "fullatt_block_indexes": [7, 15, 23, 31]}.items()},
+         **{f"thinker_config.text_config.{k}": v for k, v in _QWEN25_7B_TEXT.items()},
+         "thinker_config.text_config.rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0,
+                                                        "mrope_section": [16, 24, 24]}}),
+}
+
+
+def _parts(spec: FullSize) -> Callable[..., tuple[Any, Any]]:
+    if callable(spec.parts):
+        return spec.parts
+    module, _, name = spec.parts.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+#: Fields a config derives from its sizes at construction (rebuilt, not copied, when sizes change).
+DERIVED_FIELDS = ("layer_types", "head_dim")
+
+
+def scaled_config(config: Any, sizes: Mapping[str, Any]) -> Any:
+    """A copy of ``config`` with each dotted path set. Every sub-config that changes is rebuilt by
+    its class from its values plus the changes (so per-layer lists and the head size follow the new
+    layer count and width)."""
+    import copy
+
+    config = copy.deepcopy(config)
+    groups: dict[tuple[str, ...], dict[str, Any]] = {}
+    for path, value in sizes.items():
+        *parents, key = path.split(".")
+        groups.setdefault(tuple(parents), {})[key] = value
+    for parents, changes in groups.items():
+        if not parents:
+            for key, value in changes.items():
+                setattr(config, key, value)
+            continue
+        holder = config
+        for p in parents[:-1]:
+            holder = getattr(holder, p)
+        sub = getattr(holder, parents[-1])
+        values = {k: v for k, v in sub.to_dict().items() if k not in DERIVED_FIELDS}
+        setattr(holder, parents[-1], type(sub)(**{**values, **changes}))
+    return config
+
+
+def full_size_model(spec: FullSize, *, device: str, dtype: Any, scale: bool = True) -> tuple[Any, Any]:
+    """The family's model at real size (random weights, built on ``device`` in ``dtype``) and its
+    processor with real-size audio features (128 mel bins, 30 s window). ``scale=False``: the tiny
+    instance itself (``--smoke``)."""
+    import torch
+
+    tiny, processor = _parts(spec)(seed=0, window_s=30)
+    if not scale:
+        return tiny.to(device=device, dtype=dtype), processor
+    config = scaled_config(tiny.config, spec.sizes)
+    fe = processor.feature_extractor
+    processor.feature_extractor = type(fe)(feature_size=128, sampling_rate=fe.sampling_rate, hop_length=fe.hop_length,
+                                           chunk_length=fe.chunk_length, n_fft=fe.n_fft)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device):
+            torch.manual_seed(0)
+            model = type(tiny)(config)
+    finally:
+        torch.set_default_dtype(default)
+    model.generation_config = tiny.generation_config
+    if hasattr(tiny, "thinker"):
+        model.thinker.generation_config = tiny.thinker.generation_config
+    return model, processor
+
+
+def _sync() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def _variants(backend: Any, text_model: Any, inputs: Mapping[str, Any], tracked: list[int],
+              settings: Any) -> dict[str, Callable[[], None]]:
+    """The timed calls on one batch: the prefill pass, plain ``generate``, generation with capture."""
+    import torch
+
+    from emologits.sfm.capture import generate_with_capture
+
+    extra = backend.generate_extra_kwargs()
+
+    def prefill() -> None:
+        with torch.inference_mode():
+            text_model(**inputs, use_cache=True)
+        _sync()
+
+    def plain() -> None:
+        with torch.inference_mode():
+            text_model.generate(**inputs, **extra, **settings.generate_kwargs())
+        _sync()
+
+    def capture() -> None:
+        generate_with_capture(text_model, {**inputs, **extra}, tracked, settings, eos_token_ids=[],
+                              decode=lambda ids: "")
+        _sync()
+
+    return {"prefill": prefill, "plain": plain, "capture": capture}
+
+
+def measure_family(spec: FullSize, *, device: str, dtype: Any, batch_sizes: list[int], new_tokens: int,
+                   repeats: int, warmup: int, audio_seconds: float, scale: bool = True) -> dict[str, Any]:
+    """Every figure of one family (see the module doc), per batch size."""
+    import torch
+
+    from emologits.prompts import get_prompt
+    from emologits.sfm import backend_class
+    from emologits.sfm.base import GenerationSettings
+    from emologits.verbalizer import tracked_token_ids
+
+    started = time.perf_counter()
+    model, processor = full_size_model(spec, device=device, dtype=dtype, scale=scale)
+    backend = backend_class(spec.backend)(model, processor, name_or_path=f"random-init:{spec.source}",
+                                          revision=None, device=device)
+    text_model = backend.text_model()
+    text_model.generation_config.eos_token_id = None  # a fixed number of new tokens in both variants
+    n_params = sum(p.numel() for p in model.parameters())
+    build_s = time.perf_counter() - started
+    prompt = get_prompt(PROJECT_ROOT / "prompts" / "prompts.yaml", "ambiguous").text
+    tracked = tracked_token_ids(backend.tokenizer)
+    settings = GenerationSettings(max_new_tokens=new_tokens)
+    out: dict[str, Any] = {"source": spec.source, "parameters_b": round(n_params / 1e9, 3),
+                           "build_s": round(build_s, 1), "per_batch_size": {}}
+    for bs in batch_sizes:
+        audios = [a[: int(audio_seconds * 16000)] for a in synthetic_audios(bs, seed=bs, seconds=audio_seconds)]
+        inputs = backend.model_inputs(audios, prompt)
+        n_prompt = int(inputs["input_ids"].shape[1])
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+
+        times = interleaved(_variants(backend, text_model, inputs, tracked, settings), repeats=repeats,
+                            warmup=warmup)
+        ratio = ratio_stats(times, "capture", "plain")
+        t_plain, t_prefill, t_capture = (statistics.median(times[k]) for k in ("plain", "prefill", "capture"))
+        out["per_batch_size"][str(bs)] = {
+            "prompt_tokens": n_prompt,
+            "prefill_s": round(t_prefill, 5),
+            "step_s": round(max(t_plain - t_prefill, 0.0) / new_tokens, 6),
+            "capture_ratio": ratio["median"], "capture_ratio_spread": ratio["spread"],
+            "generate_s": round(t_plain, 4), "generate_with_capture_s": round(t_capture, 4),
+            "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None,
+            "paper_workload_h": round(t_capture / bs * PAPER_UTTERANCES * PAPER_PROMPTS / 3600, 3),
+        }
+        print(f"  {spec.backend} batch {bs}: {out['per_batch_size'][str(bs)]}", flush=True)
+    return out
+
+
+def check_configs(families: list[str]) -> dict[str, Any]:
+    """Build each family at real size on the meta device (no memory, no weights): the scaled config
+    is accepted by the family's model class; the parameter count in billions."""
+    import torch
+
+    counts = {}
+    for name in families:
+        model, _ = full_size_model(FULL_SIZE[name], device="meta", dtype=torch.bfloat16)
+        counts[name] = round(sum(p.numel() for p in model.parameters()) / 1e9, 3)
+        print(f"  {name} ({FULL_SIZE[name].source}): {counts[name]} B parameters", flush=True)
+    return {"parameters_b": counts}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--families", nargs="+", default=list(FULL_SIZE), choices=list(FULL_SIZE))
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 8, 32])
+    parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--audio-seconds", type=float, default=4.5)
+    parser.add_argument("--check-configs", action="store_true", help="CPU: real-size configs on the meta device")
+    parser.add_argument("--smoke", action="store_true", help="CPU: the tiny instances through the same code")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    if args.check_configs:
+        emit(check_configs(args.families))
+        return 0
+    if not args.smoke and not torch.cuda.is_available():
+        emit({"skipped": "no CUDA device: bench/full_size.py measures full-size models on a GPU only",
+              "families": args.families})
+        return 0
+    device, dtype = ("cpu", torch.float32) if args.smoke else ("cuda", torch.bfloat16)
+    result: dict[str, Any] = {"device": torch.cuda.get_device_name() if device == "cuda" else "cpu (smoke: tiny)",
+                              "dtype": str(dtype).replace("torch.", ""), "new_tokens": args.new_tokens,
+                              "audio_seconds": args.audio_seconds, "repeats": args.repeats,
+                              "cuda": torch.version.cuda, "torch": torch.__version__, "families": {}}
+    for name in args.families:
+        print(f"{name}: building {'tiny' if args.smoke else 'full size'} ({FULL_SIZE[name].source}) …", flush=True)
+        try:
+            result["families"][name] = measure_family(
+                FULL_SIZE[name], device=device, dtype=dtype, batch_sizes=args.batch_sizes,
+                new_tokens=args.new_tokens, repeats=args.repeats, warmup=args.warmup,
+                audio_seconds=args.audio_seconds, scale=not args.smoke)
+        except torch.cuda.OutOfMemoryError as exc:  # one family too large: report it, go on
+            result["families"][name] = {"error": f"out of GPU memory: {str(exc).splitlines()[0]}"}
+            torch.cuda.empty_cache()
+    print(json.dumps(result, indent=1), flush=True)
+    emit(result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
