@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         contextual = methods.pop("contextual")
         own = contextual.own_inputs()
         fns = {name: over_corpus(m) for name, m in methods.items()}
-        fns["contextual"] = lambda: contextual.run_batch(own, [None] * len(own), "truncate", {})
+        fns["contextual"] = lambda m=contextual, own=own: m.run_batch(own, [None] * len(own), "truncate", {})
         times = median_times(fns, repeats=args.repeats, warmup=args.warmup)
         per_utt = {name: times[name] / args.n for name in methods}
         row = {f"{name}_s_per_utt": round(v, 5) for name, v in per_utt.items()}
