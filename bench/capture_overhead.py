@@ -1,6 +1,6 @@
 """Cost of single-pass logit capture.
 
-    python bench/capture_overhead.py [--config configs/demo.yaml] [--n 16] [--repeats 7] [--warmup 2]
+    python bench/capture_overhead.py [--config configs/demo.yaml] [--n 16] [--repeats 11] [--warmup 2]
 
 Measures, in one run, on ``tiny-demo`` (trained and cached on first use):
 
@@ -11,14 +11,15 @@ Measures, in one run, on ``tiny-demo`` (trained and cached on first use):
     real Qwen2 tokenizer's tracked ids when ../shared/tokenizers/qwen2 is present;
 (c) ``batch8_over_batch1_throughput``: utterances/s at batch 8 / at batch 1 (``backend.generate``).
 
-With CUDA available (and without ``--skip-gpu``) it also builds the real Qwen2-Audio-7B architecture
-from its published configuration with random weights in bf16 (timings do not depend on weight values),
-forces a fixed number of new tokens, and reports utterances/s, peak GPU memory and the same ratios
-under ``"gpu"``. Warm-up rounds, interleaved repeats, medians. The last output line is one JSON object.
+Ratios (a) and (c) are the median over repeats of the two variants' times within one repeat (they
+run back to back, interleaved, after warm-up rounds), reported with their spread (min, max) and
+interquartile range: one run gives a stable ratio on a shared machine. Full-size models on a GPU:
+``bench/full_size.py``. The last output line is one JSON object.
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PROJECT_ROOT, emit, load_demo_backend, median_times, synthetic_audios  # noqa: E402
+from _common import PROJECT_ROOT, emit, interleaved, load_demo_backend, ratio_stats, synthetic_audios  # noqa: E402
 
 REFERENCE_VOCAB = 150_000
 
@@ -60,7 +61,9 @@ def measure(backend: Any, audios: list[np.ndarray], prompt: str, settings: Any, 
     # same tokens with and without capture (greedy): the timing compares like with like
     captured, plain_text = with_capture(), plain()
     same_text = [r.text for r in captured] == [t for t in plain_text]
-    t = median_times({"capture": with_capture, "plain": plain}, repeats=repeats, warmup=warmup)
+    times = interleaved({"capture": with_capture, "plain": plain}, repeats=repeats, warmup=warmup)
+    t = {k: statistics.median(v) for k, v in times.items()}
+    capture_ratio = ratio_stats(times, "capture", "plain")
 
     # (b) bytes kept vs full-vocabulary logits, from the records themselves
     steps = sum(len(r.generated_token_ids) for r in captured)
@@ -72,12 +75,16 @@ def measure(backend: Any, audios: list[np.ndarray], prompt: str, settings: Any, 
         return lambda: [backend.generate(audios[i:i + bs], prompt, tracked, settings)
                         for i in range(0, len(audios), bs)]
 
-    tb = median_times({"b8": run(8), "b1": run(1)}, repeats=max(3, repeats // 2), warmup=1)
+    tbs = interleaved({"b8": run(8), "b1": run(1)}, repeats=max(3, repeats // 2), warmup=1)
+    tb = {k: statistics.median(v) for k, v in tbs.items()}
     ups8, ups1 = len(audios) / tb["b8"], len(audios) / tb["b1"]
+    throughput = ratio_stats(tbs, "b1", "b8")  # time at batch 1 / at batch 8 = throughput 8 / 1
     return {
-        "capture_time_ratio": t["capture"] / t["plain"],
+        "capture_time_ratio": capture_ratio["median"],
+        "capture_time_ratio_spread": capture_ratio["spread"], "capture_time_ratio_iqr": capture_ratio["iqr"],
         "bytes_ratio": kept / (steps * REFERENCE_VOCAB * 4),
-        "batch8_over_batch1_throughput": ups8 / ups1,
+        "batch8_over_batch1_throughput": throughput["median"],
+        "batch8_over_batch1_throughput_spread": throughput["spread"],
         "seconds_capture_b8": t["capture"], "seconds_plain_b8": t["plain"], "same_text": same_text,
         "n_tracked": len(tracked), "generated_steps_b8": steps, "bytes_kept_per_utt": kept / len(captured),
         "bytes_full_logits_per_utt_at_150k": steps * REFERENCE_VOCAB * 4 / len(captured),
@@ -99,67 +106,13 @@ def qwen2_tracked_bytes_ratio() -> dict[str, Any] | None:
     return {"n_tracked_qwen2": n, "bytes_ratio_qwen2": (n + 1) / REFERENCE_VOCAB}
 
 
-# -- full size on a GPU ------------------------------------------------------------------------
-
-#: Qwen2-Audio-7B's published configuration (config.json of Qwen/Qwen2-Audio-7B-Instruct).
-QWEN2_AUDIO_7B = {
-    "audio_config": {"d_model": 1280, "encoder_layers": 32, "encoder_attention_heads": 20,
-                     "encoder_ffn_dim": 5120, "num_mel_bins": 128, "max_source_positions": 1500},
-    "text_config": {"model_type": "qwen2", "vocab_size": 156032, "hidden_size": 4096,
-                    "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32,
-                    "num_key_value_heads": 32, "max_position_embeddings": 8192, "rope_theta": 10000.0,
-                    "rms_norm_eps": 1e-5, "tie_word_embeddings": False},
-    "audio_token_index": 151646,
-}
-
-
-def full_size_gpu(audios: list[np.ndarray], prompt: str, *, new_tokens: int, repeats: int,
-                  warmup: int) -> dict[str, Any]:
-    """Random-weight Qwen2-Audio-7B in bf16 on CUDA, the real Qwen2 tokenizer, fixed new tokens."""
-    import torch
-    from transformers import (AutoTokenizer, Qwen2AudioConfig, Qwen2AudioForConditionalGeneration,
-                              Qwen2AudioProcessor, WhisperFeatureExtractor)
-
-    from emologits.sfm.base import GenerationSettings
-    from emologits.sfm.qwen2_audio import Qwen2AudioBackend
-
-    tok_path = PROJECT_ROOT.parent / "shared" / "tokenizers" / "qwen2"
-    tok = AutoTokenizer.from_pretrained(str(tok_path))
-    specials = ["<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>"]
-    tok.add_special_tokens({"additional_special_tokens": [s for s in specials if s not in tok.get_vocab()]})
-    processor = Qwen2AudioProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=128), tokenizer=tok)
-    config = Qwen2AudioConfig(**{**QWEN2_AUDIO_7B, "audio_token_index": tok.convert_tokens_to_ids("<|AUDIO|>")})
-    torch.manual_seed(0)
-    default = torch.get_default_dtype()
-    torch.set_default_dtype(torch.bfloat16)
-    try:
-        with torch.device("cuda"):
-            model = Qwen2AudioForConditionalGeneration(config)
-    finally:
-        torch.set_default_dtype(default)
-    model.generation_config.eos_token_id = tok.convert_tokens_to_ids("<|im_end|>")
-    model.generation_config.pad_token_id = tok.pad_token_id or tok.convert_tokens_to_ids("<|endoftext|>")
-    backend = Qwen2AudioBackend(model, processor, name_or_path="random-init:Qwen2-Audio-7B", revision=None,
-                                device="cuda")
-    # a fixed number of new tokens: eos suppressed until new_tokens (same processor in both variants)
-    settings = GenerationSettings(max_new_tokens=new_tokens, extra={"min_new_tokens": new_tokens})
-    torch.cuda.reset_peak_memory_stats()
-    out = measure(backend, audios, prompt, settings, repeats=repeats, warmup=warmup)
-    out["peak_gpu_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
-    out["new_tokens"] = new_tokens
-    out["device"] = torch.cuda.get_device_name()
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(PROJECT_ROOT / "configs" / "demo.yaml"))
     parser.add_argument("--prompt", default="ambiguous")
     parser.add_argument("--n", type=int, default=16, help="utterances (a multiple of 8)")
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=11)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--skip-gpu", action="store_true")
-    parser.add_argument("--gpu-new-tokens", type=int, default=32)
     args = parser.parse_args(argv)
 
     import torch
@@ -180,19 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     if qwen2:
         print(f"  real Qwen2 tokenizer: {qwen2['n_tracked_qwen2']} tracked ids -> bytes ratio "
               f"{qwen2['bytes_ratio_qwen2']:.3g}", flush=True)
-    if args.skip_gpu or not torch.cuda.is_available():
-        gpu: Any = {"skipped": "no CUDA device" if not torch.cuda.is_available() else "--skip-gpu"}
-        print(f"full-size Qwen2-Audio-7B (random weights, bf16): skipped ({gpu['skipped']})", flush=True)
-    else:
-        gpu = full_size_gpu(synthetic_audios(args.n, seed=1), prompt, new_tokens=args.gpu_new_tokens,
-                            repeats=args.repeats, warmup=args.warmup)
-        for k, v in gpu.items():
-            print(f"  gpu {k}: {v:.6g}" if isinstance(v, float) else f"  gpu {k}: {v}", flush=True)
-    emit({"capture_time_ratio": round(tiny["capture_time_ratio"], 4),
+    emit({"capture_time_ratio": tiny["capture_time_ratio"],
+          "capture_time_ratio_spread": tiny["capture_time_ratio_spread"],
+          "capture_time_ratio_iqr": tiny["capture_time_ratio_iqr"], "repeats": args.repeats,
           "bytes_ratio": float(f"{tiny['bytes_ratio']:.4g}"),
-          "batch8_over_batch1_throughput": round(tiny["batch8_over_batch1_throughput"], 3),
-          **({"bytes_ratio_qwen2": float(f"{qwen2['bytes_ratio_qwen2']:.4g}")} if qwen2 else {}),
-          "gpu": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in gpu.items()}})
+          "batch8_over_batch1_throughput": tiny["batch8_over_batch1_throughput"],
+          "batch8_over_batch1_throughput_spread": tiny["batch8_over_batch1_throughput_spread"],
+          **({"bytes_ratio_qwen2": float(f"{qwen2['bytes_ratio_qwen2']:.4g}")} if qwen2 else {})})
     return 0
 
 

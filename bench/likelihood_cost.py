@@ -17,17 +17,19 @@ interface (feature extraction included). ``speedup`` = generation s/utt / likeli
 prompt, both at batch B; the other pairings are given too. ``model_prefix_pass_*`` times the
 prefix forward alone (audio encoder + LLM over audio + prompt), which both methods need, so
 ``model_speedup_bound_b<B>`` = generation / prefix pass is the most any likelihood implementation
-could reach on this model and machine. Warm-up, interleaved repeats, medians. Last output line:
-one JSON object.
+could reach on this model and machine. Warm-up, interleaved repeats, medians; the headline
+``speedup`` is the median over repeats of generation / likelihood timed back to back within one
+repeat, with its spread (min, max), so one run gives a stable ratio. Last output line: one JSON object.
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PROJECT_ROOT, emit, load_demo_backend, median_times, synthetic_audios  # noqa: E402
+from _common import PROJECT_ROOT, emit, interleaved, load_demo_backend, ratio_stats, synthetic_audios  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             fns.update({f"gen_b{bs}": generate(bs), f"lik_b{bs}": likelihood(bs),
                         f"model_gen_b{bs}": model_generate(bs), f"model_lik_b{bs}": model_likelihood(bs)})
         fns[f"model_prefix_b{batch}"] = model_prefix(batch)
-        t = median_times(fns, repeats=args.repeats, warmup=args.warmup)
-        per = {k: v / len(audios) for k, v in t.items()}
+        times = interleaved(fns, repeats=args.repeats, warmup=args.warmup)
+        per = {k: statistics.median(v) / len(audios) for k, v in times.items()}
         out: dict = {}
         for kind in ("model", "e2e"):
             pre = "model_" if kind == "model" else ""
@@ -112,13 +114,20 @@ def main(argv: list[str] | None = None) -> int:
         out[f"model_prefix_pass_s_per_utt_b{batch}"] = per[f"model_prefix_b{batch}"]
         out[f"model_speedup_bound_b{batch}"] = per[f"model_gen_b{batch}"] / per[f"model_prefix_b{batch}"]
         out["mean_generated_steps"] = mean_steps
+        # the headline, as paired ratios: generation / likelihood within each repeat (median, spread)
+        paired = ratio_stats(times, f"model_gen_b{batch}", f"model_lik_b{batch}")
+        out["model_speedup_paired"] = paired["median"]
+        out["model_speedup_paired_spread"] = paired["spread"]
         result[prompt_id] = out
-        print(f"{prompt_id}: " + ", ".join(f"{k}={v:.4g}" for k, v in out.items()), flush=True)
+        print(f"{prompt_id}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                           for k, v in out.items()), flush=True)
     amb = result["ambiguous"]
-    emit({"speedup": round(amb[f"model_speedup_gen_b{batch}_vs_lik_b{batch}"], 2),
+    emit({"speedup": amb["model_speedup_paired"], "speedup_spread": amb["model_speedup_paired_spread"],
+          "repeats": args.repeats,
           "speedup_vs_gen_b1": round(amb[f"model_speedup_gen_b1_vs_lik_b{batch}"], 2),
           "batch_size": batch,
-          **{f"{p}_{k}": round(v, 4) for p, r in result.items() for k, v in r.items()}})
+          **{f"{p}_{k}": (round(v, 4) if isinstance(v, float) else v) for p, r in result.items()
+             for k, v in r.items()}})
     return 0
 
 
