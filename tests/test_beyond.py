@@ -89,6 +89,20 @@ def test_cross_fitted_rows_of_a_group_equal_a_fit_on_the_other_groups(method):
         assert not np.allclose(want, leaked, atol=1e-6)
 
 
+def test_utterances_without_a_group_are_counted_invalid_and_never_fitted_on():
+    rng = np.random.default_rng(7)
+    truth = _truth(rng, 12)
+    manifest = _manifest(truth, [1.0] * 5 + [np.nan] + [2.0] * 6)
+    s = rng.normal(size=(12, 4))
+    table = cross_fitted_table(_scores(s, manifest["utt_id"]), manifest, "temperature")
+    assert table["valid"].tolist() == [True] * 5 + [False] + [True] * 6
+    assert table.loc[5, "reason"] == "no_calibration_group"
+    keep = np.arange(12) != 5
+    g1, g2 = keep & (np.arange(12) < 5), keep & (np.arange(12) > 5)
+    want = calibration.fit("temperature", s[g2], truth[g2]).transform(s[g1])
+    assert np.allclose(table.loc[np.flatnonzero(g1), list(ES.pred_columns)].to_numpy(), want)
+
+
 def test_cross_fitting_names_the_config_key_when_the_group_column_is_missing():
     rng = np.random.default_rng(2)
     manifest = _manifest(_truth(rng, 6), [1, 1, 1, 2, 2, 2])
@@ -242,6 +256,7 @@ def test_one_group_or_no_likelihood_leaves_rows_out_and_says_so(tmp_path):
     assert list(built.table["method"]) == ["Text (paper)", "Token-level (softmax, paper)",
                                            "Text ensemble (ambiguous, single)", "Token-level ensemble (ambiguous, single)"]
     assert "cross-fitting needs at least two groups in the manifest column `session`" in built.caption
+    assert "columns with two or more: none" in built.caption
     assert "label likelihood rows (`likelihood` is not in pipeline.methods)" in built.caption
     assert DistributionKey("likelihood", "ambiguous") not in ARTEFACTS.get("table_beyond").inputs(session)
 

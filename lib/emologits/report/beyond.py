@@ -56,6 +56,8 @@ BEYOND_METRICS: tuple[str, ...] = ("kl", "bd", "r2", "js", "ece", "nll", "brier"
 CALIBRATION_LABELS: dict[str, str] = {"temperature": "temperature", "vector": "vector", "dirichlet": "Dirichlet"}
 #: Reason of a calibrated row whose utterance the manifest lacks (no ground truth, no group).
 NOT_IN_MANIFEST = "not_in_manifest"
+#: Reason of a calibrated row whose utterance has no value in the groups column (no fold to hold it out in).
+NO_GROUP = "no_calibration_group"
 #: Reason of an ensemble row whose utterance has no valid distribution under any prompt.
 NO_VALID_PROMPT = "invalid_in_every_prompt"
 
@@ -88,7 +90,8 @@ def cross_fitted_table(scores: pd.DataFrame, manifest: pd.DataFrame, method: str
     """Out-of-fold calibrated distributions (:func:`emologits.calibration.cross_fit`): the valid
     rows of a class-score table are paired with the manifest's ground truth (``gt_<class>``) and
     its ``groups`` column by ``utt_id``; each group is transformed by a ``method`` map fitted on the
-    other groups only. Invalid rows (and utterances not in the manifest) stay invalid."""
+    other groups only. Invalid rows stay invalid; utterances not in the manifest or without a group
+    value are invalid (``not_in_manifest``, ``no_calibration_group``), counted, never fitted on."""
     classes = _score_classes(scores)
     gt = [f"gt_{c}" for c in classes]
     missing = [c for c in gt if c not in manifest.columns]
@@ -98,17 +101,20 @@ def cross_fitted_table(scores: pd.DataFrame, manifest: pd.DataFrame, method: str
         raise ConfigError(f"evaluation.calibration.groups: the manifest has no column {groups!r}; choose one of "
                           f"{', '.join(c for c in ('session', 'speaker', 'split', 'dialog') if c in manifest.columns)}")
     merged = scores.merge(manifest[["utt_id", groups, *gt]], on="utt_id", how="left", indicator=True)
-    usable = merged["valid"].astype(bool).to_numpy() & (merged["_merge"] == "both").to_numpy()
+    in_manifest = (merged["_merge"] == "both").to_numpy()
+    has_group = merged[groups].notna().to_numpy()
+    usable = merged["valid"].astype(bool).to_numpy() & in_manifest & has_group
     kept = merged[usable]
     probs = cross_fit(method, kept[[f"s_{c}" for c in classes]].to_numpy(dtype=float),
                       kept[gt].to_numpy(dtype=float), kept[groups].tolist(), l2=l2) if usable.any() \
         else np.empty((0, len(classes)))
     rows, it = [], iter(probs)
-    for utt_id, ok, in_manifest, reason in zip(merged["utt_id"], usable, merged["_merge"] == "both", merged["reason"]):
+    for utt_id, ok, known, valid, reason in zip(merged["utt_id"], usable, in_manifest, merged["valid"].astype(bool),
+                                                merged["reason"]):
         if ok:
             rows.append(valid_row(utt_id, dict(zip(classes, next(it)))))
         else:
-            rows.append(invalid_row(utt_id, str(reason) if in_manifest else NOT_IN_MANIFEST))
+            rows.append(invalid_row(utt_id, NOT_IN_MANIFEST if not known else str(reason) if not valid else NO_GROUP))
     return distribution_frame(rows, classes)
 
 
@@ -242,6 +248,11 @@ def _group_count(session: Session, groups: str) -> int:
     return int(session.manifest[groups].nunique(dropna=True))
 
 
+def _group_columns(session: Session) -> list[str]:
+    """Manifest columns that could be calibration folds (at least two values)."""
+    return [c for c in ("session", "speaker", "split", "dialog") if _group_count(session, c) >= 2]
+
+
 def calibrated_rows(session: Session, prompt: str, source: str,
                     methods: Sequence[str] = CALIBRATION_METHODS) -> Rows:
     """The uncalibrated row of ``source`` (``token``/``likelihood``) and one cross-fitted row per
@@ -256,8 +267,10 @@ def calibrated_rows(session: Session, prompt: str, source: str,
     groups, l2 = calibration_settings(session)
     n_groups = _group_count(session, groups)
     if n_groups < 2:
+        others = ", ".join(f"`{c}`" for c in _group_columns(session)) or "none"
         out.notes.append(f"calibrated {src.label.lower()} rows (cross-fitting needs at least two groups in the "
-                         f"manifest column `{groups}`, evaluation.calibration.groups; the run has {n_groups})")
+                         f"manifest column `{groups}`, evaluation.calibration.groups; the run has {n_groups}; "
+                         f"columns with two or more: {others})")
         return out
     for method in methods:
         out.rows.append(MethodRow("Calibrated", f"{src.label} + {CALIBRATION_LABELS[method]}",
