@@ -28,6 +28,7 @@ import pandas as pd
 
 from emologits.artifacts import DistributionKey
 from emologits.metrics import EvaluationResult, Metric, resolve_metrics
+from emologits.report.spec import Built
 
 if TYPE_CHECKING:
     from emologits.compare import Comparison
@@ -147,6 +148,13 @@ def leaderboard_figure(df: pd.DataFrame, metrics: Sequence[Metric], out_dir: str
     return draw()
 
 
+class LeaderboardBuilt(Built):
+    """The built leaderboard; in a notebook its first column reads "Model"."""
+
+    def _repr_html_(self) -> str:
+        return super()._repr_html_().replace("<th>Type</th>", "<th>Model</th>", 1)
+
+
 def comparison_entries(comparison: Comparison) -> list[Entry]:
     """Evaluate every model's run on the leaderboard's methods and prompts (each model's manifest
     must hold the same utterances: one data set, one ``--limit`` subset)."""
@@ -179,12 +187,11 @@ def comparison_entries(comparison: Comparison) -> list[Entry]:
     return entries
 
 
-def build_leaderboard(comparison: Comparison) -> Any:
+def build_leaderboard(comparison: Comparison) -> LeaderboardBuilt:
     """Evaluate, then write the leaderboard's table files, figure and ``README.md`` into
     ``figures/<comparison>/``; returns a :class:`emologits.report.spec.Built` (shown as the table
     and figure in a notebook)."""
     from emologits.atomic import write_text_atomic
-    from emologits.report.spec import Built
 
     spec = comparison.spec.leaderboard
     ev = comparison.spec.evaluation
@@ -202,8 +209,8 @@ def build_leaderboard(comparison: Comparison) -> Any:
     readme = (f"# {caption}\n\n{banner}Comparison config: `{comparison.path}`\n\n## Models\n\n{models}\n\n"
               f"## Leaderboard\n\n{paths[1].read_text()}\n## Figure\n\n![{NAME}]({NAME}.png)\n")
     paths.append(write_text_atomic(out / "README.md", readme))
-    return Built(NAME, caption, paths, _shown(df), metrics)
+    return LeaderboardBuilt(NAME, caption, paths, _shown(df), metrics)
 
 
-__all__ = ["NAME", "Entry", "build_leaderboard", "comparison_entries", "leaderboard_figure",
+__all__ = ["NAME", "Entry", "LeaderboardBuilt", "build_leaderboard", "comparison_entries", "leaderboard_figure",
            "leaderboard_table", "write_leaderboard"]
