@@ -54,13 +54,16 @@ def median_times(fns: dict[str, Callable[[], object]], *, repeats: int, warmup: 
 
 def ratio_stats(times: dict[str, list[float]], a: str, b: str) -> dict[str, object]:
     """``a`` / ``b`` per repeat (the two ran back to back within it): the median of those ratios,
-    their spread ``[min, max]`` and interquartile range ``[q25, q75]``. The median of paired ratios
-    moves far less between runs than a ratio of two medians taken at different moments."""
+    their spread ``[min, max]`` and interquartile range ``[q25, q75]``; and ``of_minima``, the ratio
+    of the two fastest times (machine load only ever adds time, so each minimum is the run least
+    disturbed). The paired median moves far less between runs than a ratio of two medians taken
+    at different moments."""
     ratios = np.array(times[a]) / np.array(times[b])
     q25, q75 = np.quantile(ratios, [0.25, 0.75])
     return {"median": round(float(np.median(ratios)), 4), "spread": [round(float(ratios.min()), 4),
                                                                      round(float(ratios.max()), 4)],
-            "iqr": [round(float(q25), 4), round(float(q75), 4)], "n": int(len(ratios))}
+            "iqr": [round(float(q25), 4), round(float(q75), 4)],
+            "of_minima": round(float(min(times[a]) / min(times[b])), 4), "n": int(len(ratios))}
 
 
 def load_demo_backend(config: str):

@@ -51,3 +51,4 @@ def test_interleaved_repeats_and_paired_ratios():
     stats = ratio_stats({"a": [2.0, 3.0, 2.2, 10.0], "b": [1.0, 2.0, 2.0, 5.0]}, "a", "b")
     assert stats["median"] == pytest.approx(1.75) and stats["spread"] == [1.1, 2.0] and stats["n"] == 4
     assert stats["iqr"][0] <= stats["median"] <= stats["iqr"][1]
+    assert stats["of_minima"] == pytest.approx(2.0 / 1.0)
