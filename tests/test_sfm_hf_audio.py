@@ -122,6 +122,19 @@ def test_batched_generation_equals_batch_of_1(backend):
     assert not np.allclose(batched[0].tracked_logits[0], batched[3].tracked_logits[0])  # the LLM sees the audio
 
 
+def test_seeded_sampling_draws_differ_between_copies_and_repeat_with_the_seed(backend):
+    """The sampling method's call: N copies of one clip in one call, seeded once. The copies get
+    different draws (a back-end that runs clips one by one must not reseed each clip), and the same
+    seed gives the same draws."""
+    audio = _audios(1, seed=7)[0]
+    settings = GenerationSettings.from_config({"max_new_tokens": 8, "do_sample": True, "temperature": 5.0,
+                                               "seed": 11})
+    draws = [[r.generated_token_ids.tolist() for r in backend.generate([audio] * 4, PROMPT, [0], settings)]
+             for _ in range(2)]
+    assert draws[0] == draws[1]
+    assert len({tuple(d) for d in draws[0]}) > 1, draws[0]
+
+
 def test_likelihood_equals_plain_forward(backend):
     audios = _audios(3, seed=5)
     scores = backend.score_batch(audios, PROMPT, CONTS)

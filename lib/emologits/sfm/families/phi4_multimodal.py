@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from emologits.errors import ConfigError
 from emologits.sfm.base import GenerationRecord, GenerationSettings
@@ -41,6 +42,9 @@ class OneClipAtATime(HfAudioBackend):
     def generate(self, audios: Sequence[np.ndarray], prompt: str, tracked_ids: Sequence[int],
                  settings: GenerationSettings) -> list[GenerationRecord]:
         generate = super().generate
+        if settings.seed is not None:  # seeded once for the call, as a batch is: clips draw in turn
+            torch.manual_seed(settings.seed)
+            settings = settings.model_copy(update={"seed": None})
         return [rec for audio in audios for rec in generate([audio], prompt, tracked_ids, settings)]
 
     def score_batch(self, audios: Sequence[np.ndarray], prompt: str,
