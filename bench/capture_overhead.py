@@ -114,9 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=16, help="utterances (a multiple of 8)")
     parser.add_argument("--repeats", type=int, default=11)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: on shared cores more threads mean more stalls)")
     args = parser.parse_args(argv)
 
     import torch
+
+    torch.set_num_threads(args.threads)
 
     from emologits.prompts import get_prompt
     from emologits.sfm.base import GenerationSettings

@@ -38,9 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: on shared cores more threads mean more stalls)")
     args = parser.parse_args(argv)
 
     import torch
+
+    torch.set_num_threads(args.threads)
 
     from emologits.extract.likelihood import answer_continuations
     from emologits.prompts import get_prompt
