@@ -32,7 +32,8 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 
 from emologits.artifacts import COMPARISON_NOTEBOOKS, NOTEBOOKS, DistributionKey
-from emologits.config import Config, DataSection, EvaluationSection, config_from_dict, read_yaml, resolve_path
+from emologits.config import (Config, DataSection, EvaluationSection, _merge, config_from_dict, read_yaml,
+                               resolve_path)
 from emologits.errors import ConfigError
 from emologits.schema import StrictModel, format_problems, validate
 
@@ -305,8 +306,6 @@ def load_comparison(path: str | Path, *, output_root: str | Path | None = None, 
         data["emotion_set"] = _absolute(data["emotion_set"], root, always=True)
     evaluation = spec.evaluation.model_dump()
     models, errors = [], []
-    from emologits.config import _merge
-
     for i, entry in enumerate(spec.models):
         source = resolve_path(entry.config, root).resolve()
         written = out_root / "runs" / spec.comparison / "configs" / f"{entry.name}.yaml"
