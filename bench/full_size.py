@@ -1,6 +1,6 @@
 """Full-size timing of each audio-LLM family on a CUDA GPU, with random weights (nothing downloaded).
 
-    python bench/full_size.py [--families qwen2-audio audio-flamingo-3 qwen2.5-omni] [--batch-sizes 1 8 32]
+    python bench/full_size.py [--families qwen2-audio audio-flamingo-3 qwen2.5-omni voxtral] [--batch-sizes 1 8 32]
                               [--new-tokens 32] [--repeats 5] [--warmup 1] [--audio-seconds 4.5]
     python bench/full_size.py --check-configs   # CPU: build each at real size on the meta device, count parameters
     python bench/full_size.py --smoke           # CPU: the same measurements on the tiny instances (code path only)
@@ -111,6 +111,14 @@ FULL_SIZE: dict[str, FullSize] = {
          **{f"thinker_config.text_config.{k}": v for k, v in _QWEN25_7B_TEXT.items()},
          "thinker_config.text_config.rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0,
                                                         "mrope_section": [16, 24, 24]}}),
+    "voxtral": FullSize(
+        "voxtral", "emologits.sfm.families.voxtral:tiny_parts", "mistralai/Voxtral-Mini-3B-2507",
+        {"audio_config.num_mel_bins": 128, "audio_config.hidden_size": 1280, "audio_config.intermediate_size": 5120,
+         "audio_config.num_hidden_layers": 32, "audio_config.num_attention_heads": 20,
+         "audio_config.max_source_positions": 1500,
+         **{f"text_config.{k}": v for k, v in {"vocab_size": 131072, "hidden_size": 3072, "intermediate_size": 8192,
+                                               "num_hidden_layers": 30, "num_attention_heads": 32,
+                                               "num_key_value_heads": 8, "head_dim": 128}.items()}}),
 }
 
 
@@ -145,7 +153,7 @@ def scaled_config(config: Any, sizes: Mapping[str, Any]) -> Any:
         for p in parents[:-1]:
             holder = getattr(holder, p)
         sub = getattr(holder, parents[-1])
-        values = {k: v for k, v in sub.to_dict().items() if k not in DERIVED_FIELDS}
+        values = {k: v for k, v in sub.to_dict().items() if k not in DERIVED_FIELDS or k in changes}
         setattr(holder, parents[-1], type(sub)(**{**values, **changes}))
     return config
 

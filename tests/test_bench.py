@@ -26,7 +26,7 @@ def test_full_size_without_cuda_prints_one_json_line_saying_it_skipped():
     assert code == 0 and len(lines) == 1, lines
     out = json.loads(lines[0])
     assert "no CUDA device" in out["skipped"]
-    assert out["families"] == ["qwen2-audio", "audio-flamingo-3", "qwen2.5-omni"]
+    assert out["families"] == ["qwen2-audio", "audio-flamingo-3", "qwen2.5-omni", "voxtral"]
 
 
 def test_full_size_configs_build_at_real_size_on_the_meta_device():
@@ -38,6 +38,7 @@ def test_full_size_configs_build_at_real_size_on_the_meta_device():
     assert counts["qwen2-audio"] == pytest.approx(8.40, rel=0.03)  # Qwen2-Audio-7B: 8.4 B
     assert counts["audio-flamingo-3"] == pytest.approx(8.27, rel=0.03)  # Qwen2.5-7B + Whisper-large encoder
     assert counts["qwen2.5-omni"] == pytest.approx(8.93, rel=0.03)  # the thinker (audio + vision + text)
+    assert counts["voxtral"] == pytest.approx(4.68, rel=0.03)  # Voxtral Mini: 4.7 B
 
 
 def test_interleaved_repeats_and_paired_ratios():
