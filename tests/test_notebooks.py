@@ -216,56 +216,25 @@ def test_committed_demo_figures_equal_a_fresh_run(demo_run):
 
 @pytest.mark.notebooks
 def test_notebook_09_scores_every_method_of_the_demo_side_by_side(demo_run):
-    """table_beyond on the demo: the paper's rows, cross-fitted calibration, prompt ensembles and the
-    label likelihood, each over all utterances with its cost; the opt-in methods the demo does not
-    run (sampling, contextual) are named in the caption."""
+    """table_beyond on the demo: the paper's rows, cross-fitted and contextual calibration, prompt
+    ensembles, sampling and the label likelihood, each over all utterances with its cost; nothing is
+    left out of the caption; table_sampling has N = 1, 3 and 10 on the same records."""
     beyond = _table(demo_run, "table_beyond")
     assert {"Text (paper)", "Token-level (softmax, paper)", "Token-level + temperature", "Token-level + Dirichlet",
-            "Token-level ensemble (ambiguous, single)", "Label likelihood", "Label likelihood + Dirichlet"} <= set(beyond.index)
+            "Token-level + contextual", "Token-level ensemble (ambiguous, single)", "Sampling (N = 10)",
+            "Label likelihood", "Label likelihood + Dirichlet", "Label likelihood + contextual"} <= set(beyond.index)
     assert (beyond["n"] + beyond["n_invalid"] == N_DEMO).all()
     assert (beyond["seconds_per_utt"] > 0).all()
     for m in ("ece", "nll", "brier"):
         _finite_in_range(beyond[m], 0, 50)
     md = (demo_run.figures_dir / "table_beyond.md").read_text()
-    assert "Not in this table" in md and "add `sampling` to pipeline.methods" in md and "model-s/utt" in md
-    assert not (demo_run.figures_dir / "table_sampling.csv").exists()
-    readme = (demo_run.figures_dir / "README.md").read_text()
-    for name in ("table_beyond.csv", "reliability_calibration_token.png", "reliability_calibration_likelihood.png"):
-        assert name in readme and (demo_run.figures_dir / name).exists(), name
-
-
-@pytest.mark.notebooks
-def test_notebook_09_with_sampling_and_contextual_on_a_small_subset(demo_run, tmp_path):
-    """With ``sampling`` and ``contextual`` in pipeline.methods, on the demo run cut to 6 utterances (3
-    samples each): table_beyond has their rows, table_sampling N = 1 and 3, and the caption leaves
-    nothing out. Only 02 (the two new methods; the rest is done) and 09 run."""
-    import shutil
-
-    import yaml
-
-    from emologits import artifacts
-    from emologits.data import read_manifest
-    from emologits.pipeline import run_notebooks
-
-    raw = yaml.safe_load(DEMO.read_text())
-    raw["model"]["name_or_path"] = str(PROJECT_ROOT / raw["model"]["name_or_path"])
-    raw["prompts"]["file"] = str(PROJECT_ROOT / "prompts" / "prompts.yaml")
-    raw["pipeline"] = {"methods": ["generate", "likelihood", "sampling", "contextual"], "sampling": {"n": 3},
-                       "contextual": {"noise_draws": 1}}
-    raw["evaluation"]["bootstrap"] = 100
-    (tmp_path / "configs").mkdir()
-    cfg_path = tmp_path / "configs" / "beyond.yaml"
-    cfg_path.write_text(yaml.safe_dump(raw))
-    shutil.copytree(demo_run.run_dir, tmp_path / "out" / "runs" / demo_run.run)
-    cfg = load_config(cfg_path, output_root=tmp_path / "out")
-    manifest = read_manifest(artifacts.manifest_path(cfg))
-    artifacts.write_parquet(artifacts.subset_manifest(manifest, 6), artifacts.manifest_path(cfg))
-    run_notebooks(cfg_path, output_root=tmp_path / "out", only=["02", "09"])
-    beyond = _table(cfg, "table_beyond")
-    assert {"Token-level + contextual", "Label likelihood + contextual", "Sampling (N = 3)"} <= set(beyond.index)
-    assert (beyond["n"] + beyond["n_invalid"] == 6).all()
-    assert "Not in this table" not in (cfg.figures_dir / "table_beyond.md").read_text()
-    sampled = _table(cfg, "table_sampling")
-    assert list(sampled.index) == ["Sampling (N = 1)", "Sampling (N = 3)"]
+    assert "Not in this table" not in md and "model-s/utt" in md
+    sampled = _table(demo_run, "table_sampling")
+    assert list(sampled.index) == ["Sampling (N = 1)", "Sampling (N = 3)", "Sampling (N = 10)"]
+    assert sampled.loc["Sampling (N = 10)", "kl"] == beyond.loc["Sampling (N = 10)", "kl"]
     assert sampled.loc["Sampling (N = 1)", "seconds_per_utt"] == pytest.approx(
-        sampled.loc["Sampling (N = 3)", "seconds_per_utt"] / 3)
+        sampled.loc["Sampling (N = 10)", "seconds_per_utt"] / 10)
+    readme = (demo_run.figures_dir / "README.md").read_text()
+    for name in ("table_beyond.csv", "table_sampling.csv", "reliability_calibration_token.png",
+                 "reliability_calibration_likelihood.png"):
+        assert name in readme and (demo_run.figures_dir / name).exists(), name
