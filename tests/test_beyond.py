@@ -220,7 +220,7 @@ def test_table_beyond_rows_values_costs_and_files(tmp_path):
     df = built.table.set_index("method")
     assert list(df.index) == [
         "Text (paper)", "Token-level (softmax, paper)", "Token-level + temperature", "Token-level + vector",
-        "Token-level + Dirichlet", "Text ensemble (ambiguous, single)", "Token-level ensemble (ambiguous, single)",
+        "Token-level + Dirichlet", "Text ensemble (2 prompts)", "Token-level ensemble (2 prompts)",
         "Label likelihood", "Label likelihood + temperature", "Label likelihood + vector", "Label likelihood + Dirichlet"]
     # the calibrated row scores the cross-fitted distributions of the class logits (eq. 1, before eq. 2)
     groups = session.manifest["session"].to_numpy()
@@ -234,10 +234,10 @@ def test_table_beyond_rows_values_costs_and_files(tmp_path):
     assert df.loc["Token-level + Dirichlet", "kl"] == pytest.approx(expected["kl"].value, rel=1e-6)
     # costs: text/token = the generation, calibration adds none, an ensemble costs the sum of its prompts
     assert df.loc["Text (paper)", SECONDS] == pytest.approx(0.02) == df.loc["Token-level + vector", SECONDS]
-    assert df.loc["Token-level ensemble (ambiguous, single)", SECONDS] == pytest.approx(0.03)
+    assert df.loc["Token-level ensemble (2 prompts)", SECONDS] == pytest.approx(0.03)
     assert df.loc["Label likelihood + temperature", SECONDS] == pytest.approx(0.004)
     assert (df.loc["Text (paper)", "n"], df.loc["Text (paper)", "n_invalid"]) == (43, 2)
-    assert df.loc["Text ensemble (ambiguous, single)", "n_invalid"] == 1  # only u001 is invalid under both prompts
+    assert df.loc["Text ensemble (2 prompts)", "n_invalid"] == 1  # only u001 is invalid under both prompts
     for m in ("kl", "bd", "r2", "js", "ece", "nll", "brier", "accuracy", "ua"):
         assert {m, f"{m}_ci_low", f"{m}_ci_high"} <= set(df.columns)
     assert "contextual" in built.caption and "sampling" in built.caption and "Not in this table" in built.caption
@@ -254,7 +254,7 @@ def test_one_group_or_no_likelihood_leaves_rows_out_and_says_so(tmp_path):
     session.cfg.pipeline["methods"] = ["generate"]
     built = build_artefact("table_beyond", session)
     assert list(built.table["method"]) == ["Text (paper)", "Token-level (softmax, paper)",
-                                           "Text ensemble (ambiguous, single)", "Token-level ensemble (ambiguous, single)"]
+                                           "Text ensemble (2 prompts)", "Token-level ensemble (2 prompts)"]
     assert "cross-fitting needs at least two groups in the manifest column `session`" in built.caption
     assert "columns with two or more: none" in built.caption
     assert "label likelihood rows (`likelihood` is not in pipeline.methods)" in built.caption

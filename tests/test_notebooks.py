@@ -221,7 +221,7 @@ def test_notebook_09_scores_every_method_of_the_demo_side_by_side(demo_run):
     left out of the caption; table_sampling has N = 1, 3 and 10 on the same records."""
     beyond = _table(demo_run, "table_beyond")
     assert {"Text (paper)", "Token-level (softmax, paper)", "Token-level + temperature", "Token-level + Dirichlet",
-            "Token-level + contextual", "Token-level ensemble (ambiguous, single)", "Sampling (N = 10)",
+            "Token-level + contextual", "Token-level ensemble (2 prompts)", "Sampling (N = 10)",
             "Label likelihood", "Label likelihood + Dirichlet", "Label likelihood + contextual"} <= set(beyond.index)
     assert (beyond["n"] + beyond["n_invalid"] == N_DEMO).all()
     assert (beyond["seconds_per_utt"] > 0).all()

@@ -293,9 +293,8 @@ def ensemble_rows(session: Session, prompt: str) -> Rows:
         return Rows(notes=["prompt ensembles (evaluation.ensemble.prompts names fewer than two prompts of "
                            f"prompts.ids: {', '.join(prompts) or 'none'})"])
     seconds = sum(model_seconds(_records(session, p)[0]) for p in prompts)
-    label = ", ".join(prompts)
     keys = {"Text": DistributionKey("text", "{p}"), "Token-level": DistributionKey("token", "{p}", "all", CONFIGURED)}
-    return Rows([MethodRow("Ensemble", f"{name} ensemble ({label})",
+    return Rows([MethodRow("Ensemble", f"{name} ensemble ({len(prompts)} prompts)",  # the caption names them
                            ensemble_table([session.distributions(_key(session, key, p)) for p in prompts]), seconds)
                  for name, key in keys.items()])
 
