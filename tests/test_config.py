@@ -174,7 +174,7 @@ def test_defaults_come_from_the_schema(tmp_path):
     assert cfg.as_dict()["pipeline"] == {
         "methods": ["generate", "likelihood"], "max_failed_fraction": 0.05,
         "sampling": {"n": 10, "temperature": 1.0, "top_p": 1.0, "top_k": None, "seed": 0},
-        "contextual": {"seconds": 2.0, "noise_rms": 1e-3, "noise_draws": 2, "seed": 0}}
+        "contextual": {"seconds": 2.0, "noise_rms": 1e-3, "noise_draws": 2, "seed": 0}, "method_prompts": {}}
 
 
 def test_a_user_backend_without_options_model_takes_any_options(tmp_path):

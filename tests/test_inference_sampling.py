@@ -128,6 +128,29 @@ def test_notebook_02_runs_sampling_when_configured(tmp_path):
     assert info["prompt"]["kind"] == "single"
 
 
+def test_method_prompts_narrows_a_method_to_some_prompts(tmp_path):
+    """pipeline.method_prompts: sampling over the ambiguous prompt only (where notebook 09 reads it)."""
+    cfg = load_config(make_project(tmp_path, n=2),
+                      overrides={"pipeline": {"methods": ["generate", "sampling"], "sampling": {"n": 2},
+                                              "method_prompts": {"sampling": ["ambiguous"]}}})
+    table = run_configured(cfg, backend=FakeBackend(), progress=False)
+    assert list(zip(table["prompt"], table["method"])) == [("ambiguous", "generate"), ("ambiguous", "sampling"),
+                                                           ("single", "generate")]
+    assert not (cfg.run_dir / "sampling" / "single").exists()
+    assert cfg.runs("sampling", "ambiguous") and not cfg.runs("sampling", "single") and cfg.runs("generate", "single")
+
+
+@pytest.mark.parametrize("method_prompts, message", [
+    ({"sampling": ["ambiguos"]}, r"pipeline\.method_prompts\.sampling: 'ambiguos' is not in prompts\.ids"),
+    ({"likelihood": ["single"]}, r"pipeline\.method_prompts\.likelihood: 'likelihood' is not in pipeline\.methods"),
+    ({"sampling": []}, r"pipeline\.method_prompts.*must hold at least 1"),
+])
+def test_method_prompts_names_methods_and_prompts_of_the_run(tmp_path, method_prompts, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(make_project(tmp_path, n=2),
+                    overrides={"pipeline": {"methods": ["generate", "sampling"], "method_prompts": method_prompts}})
+
+
 # ---- distributions from sampled answers ----------------------------------------------------------
 
 def _records(texts_per_utt, status=None):

@@ -155,6 +155,9 @@ class PipelineSection(StrictModel):
     sampling: SamplingSection = Field(default_factory=SamplingSection)
     #: Content-free inputs of the ``contextual`` method (used when ``methods`` names it).
     contextual: ContextualSection = Field(default_factory=ContextualSection)
+    #: method -> the prompts of ``prompts.ids`` it runs over (a method not named: every prompt), e.g.
+    #: ``{sampling: [ambiguous]}`` to sample only where notebook 09 reads it.
+    method_prompts: dict[str, Annotated[list[str], Field(min_length=1)]] = Field(default_factory=dict)
 
     @field_validator("methods")
     @classmethod
@@ -209,6 +212,20 @@ def _merge(base: dict, override: dict, where: str) -> dict:
         else:
             out[key] = value
     return out
+
+
+def _method_prompts_problems(checked: ConfigSchema | None) -> list[tuple[Loc, str]]:
+    """``pipeline.method_prompts`` against ``pipeline.methods`` and ``prompts.ids``."""
+    if checked is None:
+        return []
+    problems: list[tuple[Loc, str]] = []
+    for method, prompts in checked.pipeline.method_prompts.items():
+        loc = ("pipeline", "method_prompts", method)
+        if method not in checked.pipeline.methods:
+            problems.append((loc, f"{method!r} is not in pipeline.methods {checked.pipeline.methods}"))
+        problems += [(loc, f"{p!r} is not in prompts.ids {checked.prompts.ids}")
+                     for p in prompts if p not in checked.prompts.ids]
+    return problems
 
 
 def _selection_problem(spec: DatasetSpec, selection: str) -> str | None:
@@ -327,6 +344,14 @@ class Config:
         """``figures/<run>/``: the run's tables, figures and README."""
         return (self.output_root or self.project_root) / "figures" / self.run
 
+    def runs(self, method: str, prompt_id: str) -> bool:
+        """Whether notebook 02 runs ``method`` over ``prompt_id``: the method is in ``pipeline.methods``
+        and the prompt in ``prompts.ids`` and, where ``pipeline.method_prompts`` names the method, in
+        its list."""
+        chosen = self.pipeline.get("method_prompts", {}).get(method)
+        return (method in self.pipeline["methods"] and prompt_id in self.prompts["ids"]
+                and (chosen is None or prompt_id in chosen))
+
     def as_dict(self) -> dict[str, Any]:
         """The merged configuration as plain data (saved with every run for provenance)."""
         return {"run": self.run, "pipeline_check": self.pipeline_check,
@@ -361,6 +386,7 @@ def config_from_dict(raw: dict[str, Any], *, path: Path | None = None,
     checked, problems = validate(ConfigSchema, raw)
     sections = {s: getattr(checked, s).model_dump() for s in SECTIONS} if checked else {}
     problems += _options_problems(raw, checked, sections, project_root)
+    problems += _method_prompts_problems(checked)
     if problems:
         raise ConfigError(format_problems(problems, source))
     return Config(path=path, project_root=project_root, run=checked.run,

@@ -96,8 +96,9 @@ class Session:
         return key if key.normalize is None else replace(key, normalize=self.fill(key.normalize))
 
     def configured(self, key: DistributionKey) -> bool:
-        """Whether the run computes ``key``'s records (its inference method is in ``pipeline.methods``)."""
-        return key.inference_method in self.cfg.pipeline["methods"]
+        """Whether the run computes ``key``'s records (:meth:`Config.runs`: its inference method over
+        its prompt)."""
+        return self.cfg.runs(key.inference_method, key.prompt)
 
     def distributions(self, key: DistributionKey) -> pd.DataFrame:
         """A distribution table of the run (a missing one names the notebook that writes it)."""

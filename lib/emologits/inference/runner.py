@@ -310,13 +310,13 @@ def run_prompt(cfg: Config, prompt_id: str, *, limit: int | None = None,
 
 
 def run_configured(cfg: Config, *, backend: SFMBackend | None = None, progress: bool = True) -> pd.DataFrame:
-    """Notebook 02: every prompt of ``prompts.ids`` with every method of ``pipeline.methods``
-    (resumable; the back-end is loaded once). Returns one row per prompt and method: utterances,
+    """Notebook 02: every prompt of ``prompts.ids`` with every method of ``pipeline.methods``, as
+    ``pipeline.method_prompts`` narrows them (resumable; the back-end is loaded once). Returns one row per prompt and method: utterances,
     ok, failed, failures by reason, model-seconds."""
     backend = backend or _load_backend(cfg, _distributed_state(cfg.model))
     rows = []
     for prompt_id in cfg.prompts["ids"]:
-        for method in cfg.pipeline["methods"]:
+        for method in (m for m in cfg.pipeline["methods"] if cfg.runs(m, prompt_id)):
             out = run_prompt(cfg, prompt_id, method=method, backend=backend, progress=progress).out_dir
             records, info = load_records(cfg.run_dir, prompt_id, method=method)
             reasons = info["summary"]["failures_by_reason"]

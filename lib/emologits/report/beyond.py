@@ -299,10 +299,13 @@ def ensemble_rows(session: Session, prompt: str) -> Rows:
                  for name, key in keys.items()])
 
 
-def _method_missing(session: Session, method: str, what: str) -> Rows | None:
-    """A note when ``method`` is not in ``pipeline.methods`` (its records do not exist), else None."""
-    if method in session.cfg.pipeline["methods"]:
+def _method_missing(session: Session, method: str, prompt: str, what: str) -> Rows | None:
+    """A note when the run does not compute ``method`` over ``prompt`` (not in ``pipeline.methods``,
+    or left out by ``pipeline.method_prompts``: its records do not exist), else None."""
+    if session.cfg.runs(method, prompt):
         return None
+    if method in session.cfg.pipeline["methods"]:
+        return Rows(notes=[f"{what} (add {prompt!r} to pipeline.method_prompts.{method} to compute it)"])
     return Rows(notes=[f"{what} (add `{method}` to pipeline.methods to compute it)"])
 
 
@@ -313,7 +316,7 @@ def contextual_rows(session: Session, prompt: str, source: str) -> Rows:
     by the utterances."""
     from emologits.extract.contextual import contextual_correction
 
-    missing = _method_missing(session, "contextual", "contextual calibration")
+    missing = _method_missing(session, "contextual", prompt, "contextual calibration")
     src = SCORE_SOURCES[source]
     if missing or not session.configured(_key(session, src.raw, prompt)):
         return missing or Rows()  # without `likelihood`, its own rows say so
@@ -353,7 +356,7 @@ def sampling_rows(session: Session, prompt: str, ns: Sequence[int] | None = None
     is always a row."""
     from emologits.extract.sampling import sampling_distributions
 
-    missing = _method_missing(session, "sampling", "sampling")
+    missing = _method_missing(session, "sampling", prompt, "sampling")
     if missing:
         return missing
     records, info = _records(session, prompt, "sampling")
