@@ -284,6 +284,9 @@ def test_final_summary_without_failures_says_none_failed():
     entries = [{"label": f"inference {p}", "n_expected": 240, "n_failed": 0, "failures_by_reason": {}}
                for p in ("ambiguous", "single")]
     assert failures_line(entries) == "failed at inference: 0 of 240 utterances (inference ambiguous, inference single)"
+    entries.append({"label": "contextual ambiguous", "n_expected": 3, "n_failed": 0, "failures_by_reason": {}})
+    assert failures_line(entries) == ("failed at inference: 0 of 240 utterances (inference ambiguous, inference single, "
+                                      "contextual ambiguous (3 inputs))")
 
 
 def test_kernels_are_shut_down_without_the_sigint_that_makes_ipykernel_log_keyboardinterrupt(monkeypatch):

@@ -1,4 +1,4 @@
-"""``./run_all.sh [CONFIG] [options]``: check the config, then execute the seven notebooks in order with papermill.
+"""``./run_all.sh [CONFIG] [options]``: check the config, then execute the notebooks in order with papermill.
 
     ./run_all.sh configs/demo.yaml [--output-root DIR] [--limit N] [--only 03 04]
     (the same as python -m emologits.pipeline …)
@@ -282,9 +282,10 @@ def failures_line(failures: Sequence[dict[str, Any]]) -> str:
         return "failed at inference: no inference records yet"
     bad = [f for f in failures if f["n_failed"]]
     sizes = sorted({f["n_expected"] for f in failures})
-    if not bad:
-        return (f"failed at inference: 0 of {'/'.join(map(str, sizes))} utterances "
-                f"({', '.join(f['label'] for f in failures)})")
+    if not bad:  # record sets over other inputs (contextual: the content-free inputs) say their size
+        return (f"failed at inference: 0 of {sizes[-1]} utterances ("
+                + ", ".join(f["label"] + ("" if f["n_expected"] == sizes[-1] else f" ({f['n_expected']} inputs)")
+                            for f in failures) + ")")
     return "failed at inference: " + "; ".join(
         f"{f['label']} {f['n_failed']}/{f['n_expected']} ({_reasons(f)})" for f in bad) + (
         "; the others 0" if len(bad) < len(failures) else "")
@@ -361,7 +362,7 @@ def run_notebooks(config_path: str | Path, *, output_root: str | Path | None = N
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="./run_all.sh",
-        description="Check the config, then execute the seven notebooks in order (every table and figure of a run).")
+        description="Check the config, then execute the notebooks in order (every table and figure of a run).")
     parser.add_argument("config", nargs="?", default=str(PROJECT_ROOT / "configs" / "demo.yaml"),
                         help="the run's config (default: configs/demo.yaml), or a comparison config "
                              "(configs/compare_<name>.yaml: each model's run, then notebook 08's leaderboard)")
