@@ -187,7 +187,8 @@ def _run(tmp_path, groups, n=45, seed=5) -> tuple[Session, np.ndarray, np.ndarra
     """A pipeline-check run: manifest, generate and likelihood records, every distribution table."""
     cfg = config_from_dict({"run": "beyond", "pipeline_check": True,
                             "evaluation": {"token_normalize": "softmax", "bootstrap": 30,
-                                           "calibration": {"groups": "session", "l2": 0.01}}})
+                                           "calibration": {"groups": "session", "l2": 0.01},
+                                           "ensemble": {"prompts": ["ambiguous", "single"]}}})
     cfg.output_root = tmp_path
     session = Session.from_config(cfg)
     rng = np.random.default_rng(seed)

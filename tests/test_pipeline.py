@@ -70,7 +70,7 @@ def test_check_config_catches_evaluation_and_prompt_mistakes_before_inference():
     for expected in ("evaluation.kl: must be 'paper' or 'textbook'", "evaluation.ties: must be 'paper' or",
                      "evaluation.bootstrap: must be a valid integer", "evaluation.token_normalize: must be"):
         assert expected in str(err.value), expected
-    cfg = load_config(CONFIGS / "demo.yaml", overrides={"prompts": {"ids": ["ambiguous", "singel"]}})
+    cfg = load_config(CONFIGS / "iemocap_qwen2_audio.yaml", overrides={"prompts": {"ids": ["ambiguous", "singel"]}})
     problems = "\n".join(check_config(cfg))
     for expected in ("'singel', which", "must include ['ambiguous', 'single']"):
         assert expected in problems, expected

@@ -96,9 +96,11 @@ class CalibrationSection(StrictModel):
 
 class EnsembleSection(StrictModel):
     """``evaluation.ensemble``: the prompts whose distributions a prompt ensemble averages
-    (notebook 09; those of ``prompts.ids`` among them are used)."""
+    (notebook 09; those of ``prompts.ids`` among them are used). Default: the paper's ambiguous
+    prompt and its four paraphrases (one answer kind; add the paraphrases to ``prompts.ids``)."""
 
-    prompts: Annotated[list[str], Field(min_length=1)] = Field(default_factory=lambda: ["ambiguous", "single"])
+    prompts: Annotated[list[str], Field(min_length=1)] = Field(
+        default_factory=lambda: ["ambiguous", "ambiguous_p1", "ambiguous_p2", "ambiguous_p3", "ambiguous_p4"])
 
 
 class EvaluationSection(StrictModel):
