@@ -202,13 +202,16 @@ def test_every_table_and_figure_of_the_demo_says_pipeline_check(demo_run):
 @pytest.mark.notebooks
 def test_committed_demo_figures_equal_a_fresh_run(demo_run):
     """figures/demo/ in the repository is what ./run_all.sh produces: the same table files with
-    exactly the same numbers, the same figures (by existence and size)."""
+    exactly the same numbers (but the measured model-seconds, which are wall clock), the same figures
+    (by existence and size)."""
     fresh = demo_run.figures_dir
     committed = {p.name for p in COMMITTED.iterdir()}
     assert committed == {p.name for p in fresh.iterdir()}
     for name in sorted(n for n in committed if n.endswith(".csv")):
-        pd.testing.assert_frame_equal(pd.read_csv(COMMITTED / name, comment="#"), pd.read_csv(fresh / name, comment="#"),
-                                      check_exact=True, obj=name)
+        old, new = (pd.read_csv(d / name, comment="#") for d in (COMMITTED, fresh))
+        timed = [c for c in old.columns if c == "seconds_per_utt"]
+        assert (new[timed] > 0).all().all(), name
+        pd.testing.assert_frame_equal(old.drop(columns=timed), new.drop(columns=timed), check_exact=True, obj=name)
     for name in sorted(n for n in committed if n.endswith((".md", ".tex", ".png", ".pdf"))):
         size, new = (COMMITTED / name).stat().st_size, (fresh / name).stat().st_size
         assert size > 0 and new / 3 < size < new * 3, (name, size, new)
@@ -221,7 +224,7 @@ def test_notebook_09_scores_every_method_of_the_demo_side_by_side(demo_run):
     left out of the caption; table_sampling has N = 1, 3 and 10 on the same records."""
     beyond = _table(demo_run, "table_beyond")
     assert {"Text (paper)", "Token-level (softmax, paper)", "Token-level + temperature", "Token-level + Dirichlet",
-            "Token-level + contextual", "Token-level ensemble (2 prompts)", "Sampling (N = 10)",
+            "Token-level + contextual", "Text ensemble (5 prompts)", "Token-level ensemble (5 prompts)", "Sampling (N = 10)",
             "Label likelihood", "Label likelihood + Dirichlet", "Label likelihood + contextual"} <= set(beyond.index)
     assert (beyond["n"] + beyond["n_invalid"] == N_DEMO).all()
     assert (beyond["seconds_per_utt"] > 0).all()
