@@ -32,6 +32,8 @@ def test_notebooks_are_thin_and_parameterised():
             assert not any(line.lstrip().startswith(("def ", "class ", "lambda")) for line in src.splitlines()), stem
             assert not cell.get("outputs"), f"{stem} committed with outputs"
         assert nb["metadata"]["kernelspec"]["name"] == "emologits"
+        # nbformat 4.5 cell ids (without them every execution warns MissingIDFieldWarning)
+        assert all("id" in c for c in nb["cells"]), f"{stem}: cells without an id (nbformat.validator.normalize)"
 
 
 @pytest.fixture(scope="module")
