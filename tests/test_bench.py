@@ -26,7 +26,8 @@ def test_full_size_without_cuda_prints_one_json_line_saying_it_skipped():
     assert code == 0 and len(lines) == 1, lines
     out = json.loads(lines[0])
     assert "no CUDA device" in out["skipped"]
-    assert out["families"] == ["qwen2-audio", "audio-flamingo-3", "qwen2.5-omni", "voxtral"]
+    assert out["families"] == ["qwen2-audio", "audio-flamingo-3", "qwen2.5-omni", "voxtral", "qwen3-omni", "gemma-3n",
+                               "phi-4-multimodal", "granite-speech"]
 
 
 def test_full_size_configs_build_at_real_size_on_the_meta_device():
@@ -39,6 +40,35 @@ def test_full_size_configs_build_at_real_size_on_the_meta_device():
     assert counts["audio-flamingo-3"] == pytest.approx(8.27, rel=0.03)  # Qwen2.5-7B + Whisper-large encoder
     assert counts["qwen2.5-omni"] == pytest.approx(8.93, rel=0.03)  # the thinker (audio + vision + text)
     assert counts["voxtral"] == pytest.approx(4.68, rel=0.03)  # Voxtral Mini: 4.7 B
+    parts = json.loads(lines[-1])["parts_b"]
+    # Qwen3-Omni thinker: its text model is Qwen3-30B-A3B's (30,532,122,624 parameters, 151,936-word
+    # vocabulary; the thinker's 152,064 add 0.5 M): within 0.1 %; encoders 0.65 B audio + 0.54 B vision.
+    assert parts["qwen3-omni"]["text"] == pytest.approx(30.532, rel=0.001)
+    assert counts["qwen3-omni"] == pytest.approx(31.72, rel=0.03)
+    # Gemma 3n E4B: "raw parameter count 8B" (model card) with a 300 M vision tower (MobileNet-V5-300M)
+    # that is not built here: the rest within 3 %.
+    assert counts["gemma-3n"] + 0.30 == pytest.approx(8.0, rel=0.03)
+    # Phi-4-multimodal: 5.6 B released = Phi-4-mini 3.84 B + encoders + speech LoRA (923 MB in bf16:
+    # 0.461 B) + vision LoRA (738 MB: 0.369 B, not built here): within 3 %.
+    assert parts["phi-4-multimodal"]["text"] == pytest.approx(3.84, rel=0.01)
+    assert parts["phi-4-multimodal"]["adapter"] == pytest.approx(923e6 / 2 / 1e9, rel=0.01)
+    assert counts["phi-4-multimodal"] + 0.369 == pytest.approx(5.6, rel=0.03)
+    # Granite Speech 3.3-8b: its text model is granite-3.3-8b-instruct (8.17 B) within 1 %; the whole
+    # (released total not verified) within 3 % of 8.5 B.
+    assert parts["granite-speech"]["text"] == pytest.approx(8.17, rel=0.01)
+    assert counts["granite-speech"] == pytest.approx(8.5, rel=0.03)
+
+
+def test_full_size_smoke_runs_the_adapter_families_tiny_on_cpu():
+    """``--smoke``: the measurements' code path on the tiny instances whose parts the benchmark wraps
+    (Phi-4-multimodal, Granite Speech: LoRA injected, the batch in one model call): every figure present."""
+    code, lines = _run("--smoke", "--families", "phi-4-multimodal", "granite-speech", "--batch-sizes", "2",
+                       "--new-tokens", "1", "--repeats", "1", "--warmup", "0", "--audio-seconds", "1")
+    assert code == 0, lines
+    out = json.loads(lines[-1])
+    for name in ("phi-4-multimodal", "granite-speech"):
+        row = out["families"][name]["per_batch_size"]["2"]
+        assert row["prompt_tokens"] > 10 and row["generate_s"] > 0 and row["capture_ratio"] > 0, row
 
 
 def test_interleaved_repeats_and_paired_ratios():
