@@ -1,16 +1,19 @@
 """Full-size timing of each audio-LLM family on a CUDA GPU, with random weights (nothing downloaded).
 
-    python bench/full_size.py [--families qwen2-audio audio-flamingo-3 qwen2.5-omni voxtral] [--batch-sizes 1 8 32]
+    python bench/full_size.py [--families qwen2-audio … granite-speech] [--batch-sizes 1 8 32]
                               [--new-tokens 32] [--repeats 5] [--warmup 1] [--audio-seconds 4.5]
     python bench/full_size.py --check-configs   # CPU: build each at real size on the meta device, count parameters
     python bench/full_size.py --smoke           # CPU: the same measurements on the tiny instances (code path only)
 
 Each family is its tiny offline instance (``tiny_parts`` in its file: the real model and processor
-classes, every special-token id) scaled to the published sizes of its 7B-class checkpoint
+classes, every special-token id) scaled to the published sizes of its checkpoint
 (:data:`FULL_SIZE`: dotted config paths -> values, transcribed from the checkpoint's config.json,
-named per family), built directly on the GPU in bfloat16 with random weights (speed does not depend
-on weight values) and run through the family's ``hf-audio`` back-end: its chat template, its
-processor (Whisper features at 128 mel bins and a 30 s window), its text model. Per family and
+named per family; the Omni models as their thinker, Gemma 3n without its vision tower,
+Phi-4-multimodal and Granite Speech with their LoRA), built directly on the GPU in bfloat16 with
+random weights (speed does not depend on weight values) and run through the family's ``hf-audio``
+back-end: its chat template, its processor (real-size audio features: ``FullSize.features``; 30 s
+window), its text model. Phi-4-multimodal and Granite Speech run one clip per model call in the
+pipeline; here the batch goes in one call, so only their batch-1 row is the pipeline's cost. Per family and
 batch size (default 1, 8, 32), on synthetic 4.5 s clips (IEMOCAP's mean length) and the paper's
 ``ambiguous`` prompt, with a fixed number of new tokens (end-of-sequence switched off):
 
