@@ -22,13 +22,14 @@ UA_FLOOR = 0.40
 
 
 def method_keys(session: Session) -> list[DistributionKey]:
-    """Every distribution table of the paper's methods (and label likelihood) for the run's prompts."""
+    """Every distribution table of the paper's methods (and label likelihood) for the run's prompts
+    (those the run computes: ``pipeline.method_prompts`` may leave a method out for some prompts)."""
     keys = []
     for prompt in session.cfg.prompts["ids"]:
         keys += [DistributionKey("text", prompt),
                  *(DistributionKey("token", prompt, "all", v) for v in ("softmax", "ratio")),
                  DistributionKey("likelihood", prompt)]
-    return keys
+    return [k for k in keys if session.configured(k)]
 
 
 def unweighted_accuracies(session: Session) -> dict[str, tuple[float, int]]:
