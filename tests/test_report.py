@@ -273,6 +273,19 @@ def _draw_all(out, arrays, **kw):
             figures.class_scatter(truth[:0], pred[:0], out, name="empty", **kw)]
 
 
+def test_a_rerun_writes_the_same_pdf(tmp_path):
+    """No creation date in the PDFs: rerunning the demo leaves the committed figures/demo/ unchanged."""
+    from matplotlib.figure import Figure
+
+    from emologits.report.figures import save_figure
+
+    for stamp in (None, PIPELINE_CHECK_STAMP):
+        fig = Figure()
+        fig.add_subplot().plot([0, 1], [1, 0])
+        _, pdf = save_figure(fig, tmp_path / str(bool(stamp)), "f", stamp=stamp)
+        assert b"/CreationDate" not in pdf.read_bytes()
+
+
 def test_stamped_figures_show_the_stamp_and_carry_it_in_their_metadata(tmp_path, arrays, monkeypatch):
     from matplotlib.figure import Figure
     from PIL import Image

@@ -98,12 +98,12 @@ def _draw_stamp(fig: Figure, stamp: str) -> None:
              fontsize=5, color=STAMP_COLOR)
 
 
-def _metadata(ext: str, stamp: str | None) -> dict[str, str] | None:
-    if not stamp:
-        return None
+def _metadata(ext: str, stamp: str | None) -> dict[str, str | None] | None:
+    """PNG/PDF metadata: the stamp where there is one; PDFs without a creation date, so a rerun
+    writes the same file (the committed figures/demo/ stays unchanged)."""
     if ext == "png":
-        return {"Description": stamp, "Comment": stamp}
-    return {"Subject": stamp, "Keywords": STAMP_WORDS}
+        return {"Description": stamp, "Comment": stamp} if stamp else None
+    return {"CreationDate": None, **({"Subject": stamp, "Keywords": STAMP_WORDS} if stamp else {})}
 
 
 def save_figure(fig: Figure, out_dir: str | os.PathLike, name: str, *, stamp: str | None = None) -> list[Path]:
