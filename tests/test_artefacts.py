@@ -171,3 +171,15 @@ def test_without_likelihood_in_pipeline_methods_its_rows_and_tables_are_left_out
     assert "Label likelihood" not in set(table1["method"]) and "Token-level" in set(table1["method"])
     session.cfg.pipeline["methods"] = ["generate", "likelihood"]
     assert "Label likelihood" in set(build_artefact("table1", session).table["method"])
+
+
+def test_run_page_shows_paths_inside_the_project_relative(tmp_path):
+    """figures/<run>/README.md reads the same in every clone: run_dir relative to the project folder
+    when the run is inside it, absolute when --output-root puts it elsewhere."""
+    session = _session(tmp_path / "elsewhere")
+    session.cfg.project_root = tmp_path
+    readme = build_artefact("readme", session).paths[0].read_text()
+    assert "| run_dir | `elsewhere/runs/unit` |" in readme, readme
+    session.cfg.project_root = tmp_path / "project"
+    readme = build_artefact("readme", session).paths[0].read_text()
+    assert f"| run_dir | `{tmp_path / 'elsewhere' / 'runs' / 'unit'}` |" in readme

@@ -235,9 +235,22 @@ class RunPage:
         cfg = session.cfg
         path = write_run_readme(
             session.figures_dir, tables=tables, figures=figures, pipeline_check=cfg.pipeline_check,
-            provenance=collect_provenance(config=cfg.as_dict(), config_path=str(cfg.path), run_dir=str(cfg.run_dir)),
-            notes=[session.fill(n) for n in self.notes])
+            provenance=collect_provenance(config=cfg.as_dict(), config_path=_shown(cfg.path, cfg.project_root),
+                                          run_dir=_shown(cfg.run_dir, cfg.project_root)),
+            notes=[session.fill(n) for n in self.notes], run_dir=cfg.run_dir)
         return Built(self.name, session.fill(self.caption), [path])
+
+
+
+def _shown(path: Path | None, project_root: Path) -> str:
+    """A path as the run page shows it: relative to the project folder when inside it (the page
+    reads the same in every clone), else absolute."""
+    if path is None:
+        return "None"
+    try:
+        return str(Path(path).resolve().relative_to(Path(project_root).resolve()))
+    except ValueError:
+        return str(path)
 
 
 Artefact = MetricTable | PredictionFigure | GroundTruthFigure | InvalidReport | RunPage
