@@ -73,6 +73,24 @@ def distribution_frame(rows: list[dict[str, object]], classes: EmotionSet | Sequ
     return frame
 
 
+
+def scores_row(utt_id: object, classes: Sequence[str], scores: Sequence[float]) -> dict[str, object]:
+    """A valid class-scores row (``s_<class>``: the logits or log-probs before normalisation)."""
+    return {"utt_id": utt_id, **{f"s_{c}": float(v) for c, v in zip(classes, scores)}, "valid": True, "reason": None}
+
+
+def class_scores_frame(rows: list[dict[str, object]], classes: Sequence[str]) -> pd.DataFrame:
+    """Rows of :func:`scores_row` / :func:`invalid_row` -> ``utt_id, s_<class>..., valid, reason``
+    (typed even when empty): the calibration inputs of the token level and the label likelihood."""
+    columns = [f"s_{c}" for c in classes]
+    frame = pd.DataFrame(rows, columns=["utt_id", *columns, "valid", "reason"])
+    for col in columns:
+        frame[col] = frame[col].astype("float64")
+    frame["valid"] = frame["valid"].astype(bool)
+    frame["reason"] = frame["reason"].astype(object).where(~frame["valid"], None)
+    return frame
+
+
 def invalid_report(dist_df: pd.DataFrame) -> pd.DataFrame:
     """Counts and rate of invalid rows per reason (most frequent first), then ``total_invalid`` and
     ``total`` rows. ``rate`` is count / number of rows (the paper reports 2.1 % invalid outputs)."""

@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from emologits.emotions import EmotionSet, get_emotion_set
-from emologits.extract.common import (STATUS_OK, ExtractionError, distribution_frame,
-                                      failed_inference_reason, invalid_row, pred_columns, valid_row)
+from emologits.extract.common import (STATUS_OK, ExtractionError, class_scores_frame, distribution_frame,
+                                      failed_inference_reason, invalid_row, pred_columns, scores_row, valid_row)
 
 __all__ = ["answer_continuations", "likelihood_class_scores", "likelihood_classes", "likelihood_distributions",
            "score_columns"]
@@ -105,12 +105,6 @@ def likelihood_distributions(records: pd.DataFrame, emotion_set: EmotionSet | st
     summed log-prob by its ``n_tokens``. Invalid reasons: ``inference_failed:<error>``,
     ``nonfinite_score``, ``malformed_record``."""
     classes = list(get_emotion_set(emotion_set).names) if emotion_set is not None else likelihood_classes(records)
-    needed = {"utt_id", "status", "error"} | {f"{_LOGPROB}{e}" for e in classes}
-    if length_normalize:
-        needed |= {f"{_N_TOKENS}{e}" for e in classes}
-    missing = needed - set(records.columns)
-    if missing:
-        raise ValueError(f"likelihood records lack columns {sorted(missing)}")
     if len(classes) < 2:
         raise ValueError(f"likelihood records need logprob_<class> columns for at least two classes; "
                          f"got {classes}")
@@ -146,20 +140,14 @@ def likelihood_class_scores(records: pd.DataFrame, emotion_set: EmotionSet | str
                 z = _class_log_scores(scores)
                 top = z.max()
                 logp = z - (top + np.log(np.exp(z - top).sum()))
-                rows.append({"utt_id": utt_id, **{f"s_{c}": float(v) for c, v in zip(classes, logp)},
-                             "valid": True, "reason": None})
+                rows.append(scores_row(utt_id, classes, logp))
                 continue
             except ExtractionError as exc:
                 scores = exc.reason
             except (ValueError, TypeError):
                 scores = "malformed_record"
-        rows.append({"utt_id": utt_id, "valid": False, "reason": scores})
-    frame = pd.DataFrame(rows, columns=["utt_id", *(f"s_{c}" for c in classes), "valid", "reason"])
-    for c in classes:
-        frame[f"s_{c}"] = frame[f"s_{c}"].astype("float64")
-    frame["valid"] = frame["valid"].astype(bool)
-    frame["reason"] = frame["reason"].astype(object).where(~frame["valid"], None)
-    return frame
+        rows.append(invalid_row(utt_id, scores))
+    return class_scores_frame(rows, classes)
 
 
 def _scores_per_record(records: pd.DataFrame, classes: list[str], length_normalize: bool):

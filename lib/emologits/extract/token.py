@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from emologits.extract.common import (STATUS_OK, ExtractionError, distribution_frame,
-                                      failed_inference_reason, invalid_row, pred_columns, valid_row)
+from emologits.extract.common import (STATUS_OK, ExtractionError, class_scores_frame, distribution_frame,
+                                      failed_inference_reason, invalid_row, pred_columns, scores_row, valid_row)
 
 __all__ = ["class_logits_from_logits", "distribution_from_logits", "token_class_scores", "emotion_word_steps", "token_distributions", "NORMALIZATIONS", "STEP_SETS"]
 
@@ -170,17 +170,8 @@ def token_class_scores(records: pd.DataFrame, tracked_ids: Sequence[int],
     pred_columns(classes)
     rows = []
     for utt_id, z in _class_logits_per_record(records, tracked_ids, class_ids, steps):
-        if isinstance(z, str):
-            rows.append({"utt_id": utt_id, "valid": False, "reason": z})
-        else:
-            rows.append({"utt_id": utt_id, **{f"s_{c}": float(v) for c, v in zip(classes, z)},
-                         "valid": True, "reason": None})
-    frame = pd.DataFrame(rows, columns=["utt_id", *(f"s_{c}" for c in classes), "valid", "reason"])
-    for c in classes:
-        frame[f"s_{c}"] = frame[f"s_{c}"].astype("float64")
-    frame["valid"] = frame["valid"].astype(bool)
-    frame["reason"] = frame["reason"].astype(object).where(~frame["valid"], None)
-    return frame
+        rows.append(invalid_row(utt_id, z) if isinstance(z, str) else scores_row(utt_id, classes, z))
+    return class_scores_frame(rows, classes)
 
 
 def _class_logits_per_record(records: pd.DataFrame, tracked_ids: Sequence[int],
