@@ -59,3 +59,11 @@ def test_diagram_has_title_and_count_legend(tmp_path):
     assert any(text.endswith("utt. (all classes)") for text in labels)
     assert any("not joined" in text for text in labels)
     assert (tmp_path / "rel.png").stat().st_size > 1000
+
+
+def test_count_legend_shows_only_counts_that_are_drawn_filled():
+    """Bins under MIN_BIN_COUNT are hollow, so the filled markers of the size legend start there."""
+    labels = [h.get_label() for h in figures._count_handles((1.0, 400.0), (6.0, 48.0), figures.MIN_BIN_COUNT)]
+    counts = [int(label.split()[0]) for label in labels if label.endswith("(all classes)")]
+    assert counts and min(counts) >= figures.MIN_BIN_COUNT and max(counts) == 400, labels
+    assert labels[-1] == f"< {figures.MIN_BIN_COUNT} utt. (not joined)"

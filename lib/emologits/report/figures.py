@@ -204,11 +204,12 @@ def _reliability_axes(ax: Any, bins: pd.DataFrame, names: Sequence[str], min_cou
 
 
 def _count_handles(size_norm: tuple[float, float], sizes: tuple[float, float], min_count: int) -> list[Any]:
-    """Legend entries for the marker area: three bin counts, and the hollow marker of a thin bin."""
+    """Legend entries for the marker area: three bin counts (filled markers: bins of at least
+    ``min_count``), and the hollow marker of a thin bin."""
     from matplotlib.lines import Line2D
 
     lo, hi = size_norm
-    counts = sorted({int(round(v)) for v in np.geomspace(max(lo, 1), max(hi, 1), 3)})
+    counts = sorted({int(round(v)) for v in np.geomspace(max(lo, min_count, 1), max(hi, min_count, 1), 3)})
     handles = []
     for c in counts:
         frac = (np.log(c) - np.log(lo)) / max(np.log(hi) - np.log(lo), 1e-9)
