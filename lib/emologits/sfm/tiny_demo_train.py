@@ -1,4 +1,4 @@
-"""Build and train the ``tiny-demo`` model offline (issue #4): the real Qwen2-Audio architecture at a
+"""Build and train the ``tiny-demo`` model offline: the real Qwen2-Audio architecture at a
 tiny size, a byte-level BPE tokenizer trained in code, a Whisper feature extractor with a 5 s
 window, trained for ~1.5 minutes on one CPU thread on a synthetic corpus to answer the paper's two prompts
 (sec. 3.3 "ambiguous", sec. 5.2 "single") in the paper's response format.
