@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from emologits.emotions import EmotionSet
+from emologits.extract.likelihood import answer_continuations
 from emologits.inference.methods import (GenerateMethod, LikelihoodMethod, Method, generate_batch, likelihood_batch,
                                          token_ids_for)
 from emologits.prompts import Prompt
@@ -67,7 +68,7 @@ class ContextualMethod(Method):
         super().__init__(backend, prompt, emotion_set, settings)
         self.contextual = ContextualSection(**dict(contextual or {})).model_dump()
         self.class_ids, self.tracked_ids = token_ids_for(self.backend.tokenizer, self.emotion_set)
-        self.continuations = {c: list(words) for c, words in self.emotion_set.answers(self.prompt.kind).items()}
+        self.continuations = answer_continuations(self.prompt.kind, self.emotion_set)
 
     @classmethod
     def from_config(cls, cfg: Config, backend: SFMBackend, prompt: Prompt,
@@ -85,10 +86,7 @@ class ContextualMethod(Method):
                                   seed=c["seed"], max_seconds=getattr(self.backend, "max_audio_seconds", None))
 
     def provenance(self) -> dict[str, Any]:
-        tokens = self.backend.tokenizer.convert_ids_to_tokens(self.tracked_ids) if self.tracked_ids else []
-        return {"tracked_ids": self.tracked_ids, "class_token_ids": self.class_ids,
-                "tracked_tokens": [str(t) for t in tokens], "generation": self.settings.as_dict(),
-                "continuations": self.continuations, "contextual": self.contextual}
+        return {**GenerateMethod.provenance(self), "continuations": self.continuations, "contextual": self.contextual}
 
     def schema(self) -> Any:
         import pyarrow as pa

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from emologits.emotions import EmotionSet, get_emotion_set
+from emologits.extract.likelihood import answer_continuations, score_columns
 from emologits.inference.batch import NONFINITE, run_batch
 from emologits.prompts import Prompt
 from emologits.registry import Registry
@@ -133,8 +134,6 @@ def likelihood_batch(backend: SFMBackend, utt_ids: Sequence[str], audio_paths: S
     ``emologits.extract.likelihood.score_columns``, from one ``backend.score_batch`` call for the
     batch (one prefix pass, every utterance x continuation scored together; a batch that raises is
     retried one utterance at a time, so only failing utterances fail)."""
-    from emologits.extract.likelihood import score_columns
-
     flat = [(cls, text) for cls, texts in continuations.items() for text in texts]
     texts = [text for _, text in flat]
     records, succeeded = run_batch(backend, utt_ids, audio_paths, too_long,
@@ -190,7 +189,7 @@ class LikelihoodMethod(Method):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.continuations = {c: list(words) for c, words in self.emotion_set.answers(self.prompt.kind).items()}
+        self.continuations = answer_continuations(self.prompt.kind, self.emotion_set)
 
     def provenance(self) -> dict[str, Any]:
         return {"tracked_ids": [], "class_token_ids": {}, "tracked_tokens": [], "generation": None,
