@@ -171,3 +171,12 @@ def test_cli_cremad6_labels_only_keeps_every_voice_only_clip(cremad_root, tmp_pa
     assert (df["n_ratings"] == voice["numResponses"]).all()
     assert (df["speaker"] == [u.split("_")[0] for u in df.index]).all()
     assert df["session"].isna().all() and df["split"].isna().all() and df["dialog"].isna().all()
+
+
+def test_clip_without_votes_kept_by_no_rule(tmp_path):
+    """A clip with no vote has no distribution: every rule leaves it out (exclude-other too)."""
+    root = _votes(tmp_path, ['"100001",0,0,0,1,3,0,"1001_DFA_NEU_XX",4',
+                             '"100002",0,0,0,0,0,0,"1001_DFA_ANG_XX",0'])
+    df, counts = prepare_with_counts("cremad", root, selection="exclude-other", labels_only=True)
+    assert df["utt_id"].tolist() == ["1001_DFA_NEU_XX"]
+    assert counts == {"drop-other": 1, "exclude-other": 1, "other-minority": 1}

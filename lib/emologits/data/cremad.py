@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
 from emologits.data.manifest import finish_manifest
+from emologits.data.ratings import vote_counts, vote_rule_counts
 from emologits.data.spec import DatasetSpec
 from emologits.emotions import EmotionSet, get_emotion_set
 from emologits.errors import DataError
@@ -59,8 +59,9 @@ def class_votes(emotion_set: str | EmotionSet | None = None) -> tuple[str, ...]:
 
 
 DEFAULT_CREMAD_RULE = "drop-other"
-#: Rule name -> one-line description (the ``--selection`` choices). "Other" votes: those outside the
-#: emotion set (paper4: D/F; cremad6: none).
+#: Rule name -> one-line description (the ``--selection`` choices): the vote rules of
+#: :data:`~emologits.data.ratings.VOTE_RULES` (:func:`~emologits.data.ratings.vote_counts` applies
+#: them), told for clips. "Other" votes: those outside the emotion set (paper4: D/F; cremad6: none).
 CREMAD_RULES: dict[str, str] = {
     "drop-other": "drop the votes outside the emotion set (paper4: D/F) and renormalise over the "
                   "set's classes; clips with no vote in the set are excluded",
@@ -68,13 +69,6 @@ CREMAD_RULES: dict[str, str] = {
     "other-minority": "keep clips whose votes outside the set are fewer than half of all votes; "
                       "then drop them and renormalise over the set's classes",
 }
-#: Rule -> keep(votes, in-set vote columns).
-_RULES: dict[str, Callable[[dict[str, int], tuple[str, ...]], bool]] = {
-    "drop-other": lambda v, inset: sum(v[c] for c in inset) > 0,
-    "exclude-other": lambda v, inset: sum(n for c, n in v.items() if c not in inset) == 0,
-    "other-minority": lambda v, inset: 2 * sum(n for c, n in v.items() if c not in inset) < sum(v.values()),
-}
-
 
 def read_votes(root: Path) -> list[dict]:
     """Voice-only rows of ``tabulatedVotes.csv``: ``{"fileName", "votes": {A..S: int}, "line"}``;
@@ -203,10 +197,9 @@ def read_clips(root: Path, votes: str = "auto") -> list[dict]:
     return read_votes(root)
 
 
-def _check_rule(rule: str) -> Callable[[dict[str, int], tuple[str, ...]], bool]:
-    if rule not in _RULES:
+def _check_rule(rule: str) -> None:
+    if rule not in CREMAD_RULES:
         raise DataError(f"unknown CREMA-D rule {rule!r}; choose from {list(CREMAD_RULES)}")
-    return _RULES[rule]
 
 
 def rule_counts(root: Path, rows: list[dict] | None = None,
@@ -215,7 +208,7 @@ def rule_counts(root: Path, rows: list[dict] | None = None,
     :func:`read_votes`) saves reading ``root`` again."""
     inset = class_votes(emotion_set)
     rows = read_votes(root) if rows is None else rows
-    return {name: sum(keep(r["votes"], inset) for r in rows) for name, keep in _RULES.items()}
+    return vote_rule_counts((r["votes"] for r in rows), inset)
 
 
 def prepare_cremad(root: Path, *, rule: str | None = None, labels_only: bool = False,
@@ -225,7 +218,7 @@ def prepare_cremad(root: Path, *, rule: str | None = None, labels_only: bool = F
     gt = the votes of the set's classes, renormalised. ``rows`` (from :func:`read_votes`) saves
     reading the vote table again."""
     rule = rule or DEFAULT_CREMAD_RULE
-    keep = _check_rule(rule)
+    _check_rule(rule)
     emotion_set = get_emotion_set(emotion_set)
     inset = class_votes(emotion_set)
     root = Path(root).expanduser().resolve()
@@ -233,7 +226,8 @@ def prepare_cremad(root: Path, *, rule: str | None = None, labels_only: bool = F
     out, missing = [], []
     for r in rows:
         votes = r["votes"]
-        if not keep(votes, inset):
+        counts = vote_counts(votes, inset, rule)
+        if counts is None:
             continue
         wav = root / "AudioWAV" / f"{r['fileName']}.wav"
         exists = wav.is_file()
@@ -241,7 +235,7 @@ def prepare_cremad(root: Path, *, rule: str | None = None, labels_only: bool = F
             missing.append(wav)
         out.append({
             "utt_id": r["fileName"], "dataset": "cremad", "audio_path": str(wav) if exists else None,
-            "counts": [votes[c] for c in inset], "annotations": json.dumps(r.get("raters", votes)),
+            "counts": counts, "annotations": json.dumps(r.get("raters", votes)),
             "selection": rule, "speaker": r["fileName"].split("_", 1)[0],
         })
     return finish_manifest(out, missing, labels_only=labels_only, source=root,
