@@ -4,8 +4,9 @@ Hooks: the thinker (``model.thinker``) generates and scores, and its output carr
 the talker and the speech decoder (audio output) are dropped after loading (``disable_talker``),
 which is what ``generate(..., return_audio=False)`` / ``generation_mode="text"`` does in the
 wrapper's own ``generate`` — calling the thinker directly also keeps the run's decoding settings
-(the wrapper routes ``max_new_tokens`` and stopping criteria by prefix). Audio: Whisper features,
-30 s window, ``<|audio_bos|><|AUDIO|>…<|audio_eos|>``.
+(the wrapper routes ``max_new_tokens`` and stopping criteria by prefix). The conversation is the
+generic one (no system turn: the checkpoint's template puts its own default system prompt first).
+Audio: Whisper features, 30 s window, ``<|audio_bos|><|AUDIO|>…<|audio_eos|>``.
 """
 from __future__ import annotations
 
@@ -26,11 +27,6 @@ class Qwen25OmniBackend(HfAudioBackend):
 
     def text_model(self) -> Any:
         return getattr(self.model, "thinker", self.model)
-
-    def conversation(self, prompt: str) -> list[dict[str, Any]]:
-        # The checkpoint's template puts its own default system prompt first when none is given.
-        return [{"role": "user", "content": [{"type": "audio", "audio_url": "input.wav"},
-                                             {"type": "text", "text": prompt}]}]
 
 
 AUDIO_MARKUP = {"image_token": "<|IMAGE|>", "audio_token": "<|AUDIO|>", "video_token": "<|VIDEO|>",
