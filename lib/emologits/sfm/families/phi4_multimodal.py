@@ -95,15 +95,10 @@ def inject_lora(model: Any, source: str, *, subfolder: str | None = None, revisi
     if missing:
         raise ConfigError(f"{source}{'/' + subfolder if subfolder else ''}: {len(missing)} adapter weights match no "
                           f"module of {type(model).__name__} (first: {missing[0]}); is it this model's adapter?")
-    with torch_no_grad():
+    with torch.no_grad():
         for name, value in renamed.items():
             params[name].copy_(value.to(params[name].dtype))
     return sorted({name.rsplit(".lora_", 1)[0] for name in renamed})
-
-
-def torch_no_grad() -> Any:
-    import torch
-    return torch.no_grad()
 
 
 def select_speech_adapter(model: Any, path: str, revision: str | None) -> list[str]:
@@ -147,7 +142,6 @@ LORA_TARGETS = r"model\.layers\.\d+\.(self_attn\.(qkv|o)_proj|mlp\.(gate_up|down
 def save_tiny_model(out_dir: Any, *, seed: int = 0) -> Path:
     """A tiny random Phi-4-multimodal saved to ``out_dir`` with a random (non-zero) speech LoRA in
     ``speech-lora/``; returns the path. The processor is not saved (:func:`tiny_processor`)."""
-    import torch
     from peft import LoraConfig, get_peft_model
     from transformers import Phi4MultimodalConfig, Phi4MultimodalForCausalLM
 
@@ -192,7 +186,6 @@ def tiny_parts(seed: int = 0) -> tuple[Any, Any]:
     processor (the real one needs torchvision for its image processor)."""
     import tempfile
 
-    import torch
     with tempfile.TemporaryDirectory() as tmp:
         path = save_tiny_model(tmp, seed=seed)
         model = Phi4MultimodalBackend.load_model(str(path), revision=None, load_kw={"dtype": torch.float32})
