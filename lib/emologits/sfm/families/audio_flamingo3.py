@@ -27,13 +27,11 @@ class AudioFlamingo3Backend(HfAudioBackend):
 def tiny_parts(seed: int = 0, window_s: int = 2) -> tuple[Any, Any]:
     """A tiny random Audio Flamingo 3 and its real processor class (Whisper features, 2 s windows)."""
     import torch
-    from transformers import (AudioFlamingo3Config, AudioFlamingo3ForConditionalGeneration,
-                              AudioFlamingo3Processor, WhisperFeatureExtractor)
+    from transformers import AudioFlamingo3Config, AudioFlamingo3ForConditionalGeneration, AudioFlamingo3Processor
 
-    from emologits.sfm.families.tiny import chatml_template, set_special_ids, tiny_tokenizer
+    from emologits.sfm.families.tiny import chatml_template, set_special_ids, tiny_tokenizer, whisper_features
     tok = tiny_tokenizer(["<|im_start|>", "<sound>"])
-    fe = WhisperFeatureExtractor(feature_size=16, sampling_rate=16000, hop_length=160, chunk_length=window_s,
-                                 n_fft=400)
+    fe = whisper_features(window_s)
     proc = AudioFlamingo3Processor(fe, tok, chat_template=chatml_template("<sound>"), max_audio_len=3 * window_s)
     config = AudioFlamingo3Config(
         audio_config={"num_mel_bins": 16, "num_hidden_layers": 1, "num_attention_heads": 2,

@@ -120,13 +120,11 @@ CHAT_TEMPLATE = (
 
 def tiny_processor() -> GraniteStandIn:
     """:class:`GraniteStandIn` over a tiny tokenizer (8 mel bins, 16 features per stacked frame)."""
-    from transformers import WhisperFeatureExtractor
-
-    from emologits.sfm.families.tiny import tiny_tokenizer
+    from emologits.sfm.families.tiny import tiny_tokenizer, whisper_features
     tok = tiny_tokenizer(["<|start_of_role|>", "<|end_of_role|>", "<|audio|>"], eos="<|end_of_text|>",
                          pad="<|pad|>")
-    fe = WhisperFeatureExtractor(feature_size=8, sampling_rate=16000, hop_length=160, chunk_length=2, n_fft=400)
-    return GraniteStandIn(tok, fe, chat_template=CHAT_TEMPLATE, audio_token="<|audio|>", window=15, downsample=5)
+    return GraniteStandIn(tok, whisper_features(2, n_mels=8), chat_template=CHAT_TEMPLATE, audio_token="<|audio|>",
+                          window=15, downsample=5)
 
 
 def save_tiny_model(out_dir: Any, *, seed: int = 0) -> Path:

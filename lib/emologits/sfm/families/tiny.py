@@ -52,6 +52,14 @@ def tiny_tokenizer(special_tokens: Sequence[str], *, eos: str = "<|im_end|>", pa
                  model_max_length=4096, clean_up_tokenization_spaces=False, **(extra or {}))
 
 
+def whisper_features(chunk_s: int, n_mels: int = 16) -> Any:
+    """A Whisper log-mel feature extractor at 16 kHz (10 ms hop) with ``n_mels`` bins and a
+    ``chunk_s``-second window (the tiny instances' audio front end)."""
+    from transformers import WhisperFeatureExtractor
+    return WhisperFeatureExtractor(feature_size=n_mels, sampling_rate=16000, hop_length=160, chunk_length=chunk_s,
+                                   n_fft=400)
+
+
 def save_tiny(model: Any, processor: Any, out_dir: str | Path) -> Path:
     """Save a tiny model and its processor to ``out_dir`` (loadable by ``model.name_or_path``)."""
     out = Path(out_dir)

@@ -92,12 +92,11 @@ def tiny_parts(seed: int = 0, window_s: int = 2) -> tuple[Any, Any]:
     """A tiny random Voxtral (Llama text model) and :class:`VoxtralStandIn` (the real processor needs
     mistral-common): 2 s window = 200 mel frames = 100 encoder positions -> 25 placeholders per clip."""
     import torch
-    from transformers import VoxtralConfig, VoxtralForConditionalGeneration, WhisperFeatureExtractor
+    from transformers import VoxtralConfig, VoxtralForConditionalGeneration
 
-    from emologits.sfm.families.tiny import set_special_ids, tiny_tokenizer
+    from emologits.sfm.families.tiny import set_special_ids, tiny_tokenizer, whisper_features
     tok = tiny_tokenizer(["[INST]", "[/INST]", "[BEGIN_AUDIO]", "[AUDIO]"], eos="</s>", pad="<pad>", bos="<s>")
-    fe = WhisperFeatureExtractor(feature_size=16, sampling_rate=16000, hop_length=160, chunk_length=window_s,
-                                 n_fft=400)
+    fe = whisper_features(window_s)
     positions = 50 * window_s
     config = VoxtralConfig(
         audio_config={"model_type": "voxtral_encoder", "num_mel_bins": 16, "hidden_size": 16, "intermediate_size": 64,
