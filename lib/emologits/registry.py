@@ -55,13 +55,8 @@ class Registry(Generic[T]):
         self._instance_of = instance_of
         self._subclass_of = subclass_of
 
-    def register(self, name: str, obj: T | None = None, *, description: str = "") -> Any:
-        """Register ``obj`` under ``name``; without ``obj``, a decorator."""
-        if obj is None:
-            def decorator(o: T) -> T:
-                self.register(name, o, description=description)
-                return o
-            return decorator
+    def register(self, name: str, obj: T, *, description: str = "") -> T:
+        """Register ``obj`` under ``name`` (description: its ``description`` or first docstring line)."""
         self._add(name, _Entry(None, obj, description or _first_line(obj)))
         return obj
 
