@@ -486,3 +486,18 @@ def test_a_full_disk_during_inference_is_one_message_and_keeps_every_finished_pa
     assert cli_main(["infer", "--config", str(cfg_path), "--prompt", "ambiguous"]) == 0  # the rerun finishes
     records, info = load_records(cfg.run_dir, "ambiguous")
     assert info["summary"]["complete"] and len(records) == 24
+
+
+def test_computing_blocks_reads_none_of_the_parts_this_run_writes(tmp_path, monkeypatch):
+    """The per-block re-check under the lock reads only parts written since the plan by others,
+    so the run's reads of part files do not grow with the number of blocks done."""
+    from emologits.inference import runner, store
+
+    events: list[str] = []
+    read, write = store._read, runner.write_part
+    monkeypatch.setattr(store, "_read", lambda path, columns: events.append("read") or read(path, columns))
+    monkeypatch.setattr(runner, "write_part", lambda *a, **kw: events.append("write") or write(*a, **kw))
+    cfg = load_config(make_project(tmp_path, n=12, batch_size=2))
+    run_inference(cfg, "ambiguous", part_size=2, backend=FakeBackend(), progress=False)
+    last_write = len(events) - 1 - events[::-1].index("write")
+    assert events.count("write") == 6 and "read" not in events[:last_write]  # the summaries read after

@@ -17,8 +17,8 @@ import json
 import os
 import sys
 import warnings
-from collections import Counter
-from collections.abc import Sequence
+from collections import ChainMap, Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, UTC
 from pathlib import Path
@@ -35,7 +35,7 @@ from emologits.emotions import EmotionSet, get_emotion_set
 from emologits.errors import ConfigError, DataError
 from emologits.inference.methods import METHODS, RECORD_COLUMNS, Method
 from emologits.inference.provenance import check_or_write_info, git_commit, package_versions, write_json
-from emologits.inference.store import block_lock, read_latest, write_part
+from emologits.inference.store import block_lock, block_of, part_files, read_latest, write_part
 from emologits.progress import progress_bar
 from emologits.prompts import get_prompt
 from emologits.sfm.base import SFMBackend
@@ -61,9 +61,9 @@ def _manifest_inputs(backend: SFMBackend, manifest: pd.DataFrame) -> dict[str, l
     return {kw: [None if pd.isna(v) else v for v in manifest[col]] for kw, col in wanted.items()}
 
 
-def _latest_status(out_dir: Path) -> dict[str, str]:
-    """utt_id -> status of each utterance's newest record on disk."""
-    latest = read_latest(out_dir, ["utt_id", "status"])
+def _latest_status(out_dir: Path, files: Sequence[Path]) -> dict[str, str]:
+    """utt_id -> status of each utterance's newest record in the part files ``files`` (oldest first)."""
+    latest = read_latest(out_dir, ["utt_id", "status"], files)
     return dict(zip(latest["utt_id"].astype(str), latest["status"].astype(str)))
 
 
@@ -214,7 +214,7 @@ def _run_info(cfg: Config, runner: Method, work: _Work, *, limit: int | None, re
     }
 
 
-def _missing(block: list[int], work: _Work, status: dict[str, str], retry_failed: bool) -> list[int]:
+def _missing(block: list[int], work: _Work, status: Mapping[str, str], retry_failed: bool) -> list[int]:
     """The requested utterances of a block without a record (or, with ``retry_failed``, whose newest
     record failed)."""
     return [i for i in block if work.requested[i] and (
@@ -222,15 +222,19 @@ def _missing(block: list[int], work: _Work, status: dict[str, str], retry_failed
 
 
 def _compute_blocks(out_dir: Path, runner: Method, work: _Work, todo: dict[int, list[int]],
-                    blocks: list[list[int]], *, batch_size: int, too_long: str, retry_failed: bool, bar: Any) -> None:
-    """Compute each block's ``todo`` utterances (re-checked under the block's lock: another process
-    may have done some meanwhile) and write them as one new part file per block."""
+                    blocks: list[list[int]], status: dict[str, str], seen: set[Path], *,
+                    batch_size: int, too_long: str, retry_failed: bool, bar: Any) -> None:
+    """Compute each block's ``todo`` utterances and write them as one new part file per block.
+    ``status`` is what the part files ``seen`` held when ``todo`` was planned; under the block's
+    lock, the block's parts written since (by another process) are read too, and only those."""
     schema = runner.schema()
     for k, planned in todo.items():
         if not planned:
             continue
         with block_lock(out_dir, k):
-            rows = _missing(blocks[k], work, _latest_status(out_dir), retry_failed)
+            newer = [p for p in part_files(out_dir) if p not in seen and block_of(p) == k]
+            now = ChainMap(_latest_status(out_dir, newer), status) if newer else status
+            rows = _missing(blocks[k], work, now, retry_failed)
             bar.update(len(planned) - len(rows))
             records: list[dict] = []
             for b in range(0, len(rows), batch_size):  # batches never cross blocks (same padding on resume)
@@ -292,12 +296,13 @@ def run_prompt(cfg: Config, prompt_id: str, *, limit: int | None = None,
     mine = [k for k in range(len(blocks)) if k % n_workers == worker]
     my_ids = [work.utt_ids[i] for k in mine for i in blocks[k] if work.requested[i]]
     label = f"{runner.subdir} {prompt_id}" + (f" [{worker}/{n_workers}]" if n_workers > 1 else "")
-    status = _latest_status(out_dir)
+    seen = part_files(out_dir)
+    status = _latest_status(out_dir, seen)
     todo = {k: _missing(blocks[k], work, status, retry_failed) for k in mine}
     with progress_bar(len(my_ids), label, initial=len(my_ids) - sum(map(len, todo.values())), enabled=progress,
                       position=rank if n_proc > 1 else None) as bar:
-        _compute_blocks(out_dir, runner, work, todo, blocks, batch_size=batch_size, too_long=too_long,
-                        retry_failed=retry_failed, bar=bar)
+        _compute_blocks(out_dir, runner, work, todo, blocks, status, set(seen), batch_size=batch_size,
+                        too_long=too_long, retry_failed=retry_failed, bar=bar)
 
     if state is not None:
         state.wait_for_everyone()

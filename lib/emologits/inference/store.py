@@ -62,10 +62,13 @@ def _read(path: Path, columns: Sequence[str] | None) -> pd.DataFrame | None:
         return None
 
 
-def read_latest(out_dir: str | Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """Each utterance's newest record over all part files (unordered); ``columns`` must include
-    ``utt_id`` when given. Unreadable files are skipped with a warning."""
-    frames = [df for df in (_read(p, columns) for p in part_files(out_dir)) if df is not None and len(df)]
+def read_latest(out_dir: str | Path, columns: Sequence[str] | None = None,
+                files: Sequence[Path] | None = None) -> pd.DataFrame:
+    """Each utterance's newest record over all part files (unordered), or over ``files`` only (part
+    files of ``out_dir``, oldest first); ``columns`` must include ``utt_id`` when given. Unreadable
+    files are skipped with a warning."""
+    paths = part_files(out_dir) if files is None else files
+    frames = [df for df in (_read(p, columns) for p in paths) if df is not None and len(df)]
     if not frames:
         return pd.DataFrame(columns=list(columns) if columns else ["utt_id"])
     merged = pd.concat(frames, ignore_index=True)
