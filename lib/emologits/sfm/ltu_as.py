@@ -87,8 +87,6 @@ class LtuAsOptions(BackendOptions):
     asr_max_new_tokens: Annotated[int, Field(ge=1)] = RELEASE_ASR_MAX_NEW_TOKENS
 
 
-#: model.options keys this back-end reads.
-OPTION_KEYS = tuple(LtuAsOptions.model_fields)
 #: Fewer tokens than a byte-level BPE's base alphabet: no tokenizer files were found (transformers
 #: then builds a tokenizer holding only its special tokens, and every transcript decodes empty).
 MIN_ASR_VOCAB = 256
@@ -319,7 +317,7 @@ class LtuAsBackend(SFMBackend):
         options = cls.options_from_config(model.get("options"))
         device = resolve_device(model.get("device"))
         dtype = resolve_dtype(model.get("dtype"), device, gpu_default=torch.float16)  # float16, as the release
-        transcript = options.get("transcript", "whisper")
+        transcript = options["transcript"]
         whisper_dir = _local_path(options, "whisper", project_root, is_file=False)
         llama_dir = _local_path(options, "llama", project_root, is_file=False)
         checkpoint = _local_path(options, "checkpoint", project_root, is_file=True)
@@ -363,8 +361,7 @@ class LtuAsBackend(SFMBackend):
                    "checkpoint": str(checkpoint), "checkpoint_sha256": _sha256(checkpoint)}
         return cls(net, tokenizer, feature_extractor, asr_model=asr_model, asr_feature_extractor=asr_fe,
                    asr_decode=asr_decode, transcript=transcript,
-                   asr_max_new_tokens=int(options.get("asr_max_new_tokens", RELEASE_ASR_MAX_NEW_TOKENS)),
-                   sources=sources)
+                   asr_max_new_tokens=options["asr_max_new_tokens"], sources=sources)
 
     # -- inputs ----------------------------------------------------------------------------------
     @property
