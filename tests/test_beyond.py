@@ -306,3 +306,20 @@ def test_without_sampling_there_is_no_sampling_table_and_the_caption_says_why(tm
     caption = build_artefact("table_beyond", session).caption
     assert "contextual calibration (add `contextual` to pipeline.methods" in caption
     assert caption.count("contextual calibration (add") == 1
+
+
+def test_a_session_reads_each_prompts_records_once_for_every_row_and_figure(tmp_path, monkeypatch):
+    import emologits.inference as inference
+
+    session, _, _ = _run(tmp_path, lambda n: np.repeat([1, 2, 3], n // 3), n=12)
+    _add_sampling_and_contextual(session, np.random.default_rng(6))
+    reads: list[tuple[str, str]] = []
+    load = inference.load_records
+    monkeypatch.setattr(inference, "load_records",
+                        lambda run_dir, prompt, method="generate": reads.append((prompt, method)) or load(
+                            run_dir, prompt, method=method))
+    for name in ("table_beyond", "table_sampling", "reliability_calibration_token",
+                 "reliability_calibration_likelihood"):
+        build_artefact(name, session)
+    assert sorted(reads) == [("ambiguous", "contextual"), ("ambiguous", "generate"), ("ambiguous", "likelihood"),
+                             ("ambiguous", "sampling"), ("single", "generate")]

@@ -355,12 +355,9 @@ def leaderboard_keys(spec: LeaderboardSection) -> list[tuple[str, DistributionKe
             for p in spec.prompts for m in spec.methods]
 
 
-def seconds_per_utterance(run_dir: Path, prompt: str, method: str) -> np.ndarray:
+def seconds_per_utterance(records: pd.DataFrame) -> np.ndarray:
     """Model-seconds of each successful record of one prompt's run (``seconds``: the batch's time
-    shared by its utterances), in the run's manifest subset."""
-    from emologits.inference import load_records
-
-    records, _ = load_records(run_dir, prompt, method=method)
+    shared by its utterances; :meth:`emologits.notebook.Session.records`: the run's manifest subset)."""
     ok = records[records["status"] == "ok"] if "status" in records else records
     return ok["seconds"].to_numpy(dtype=float)
 

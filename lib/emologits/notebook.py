@@ -2,8 +2,9 @@
 
 A :class:`Session` holds what every step of a run reads: the loaded config, the pipeline-check
 stamp (None for a real run), the run's folders, the manifest (read once, on first use), the
-prompts, the configured eq. 2 normalisation, the evaluation options; it reads distribution tables
-and evaluates them once per (table, metrics). Artefacts are built from it
+prompts, the configured eq. 2 normalisation, the evaluation options; it reads each prompt's
+inference records once per (prompt, method), reads distribution tables and evaluates them once per
+(table, metrics). Artefacts are built from it
 (:func:`emologits.report.build_artefact`), with or without a notebook:
 ``Session.from_config(cfg)`` is the same without printing.
 """
@@ -34,6 +35,7 @@ class Session:
     stamp: str | None = None
     limit: int = 0
     _evaluations: dict[tuple[str, tuple[str, ...]], EvaluationResult] = field(default_factory=dict, repr=False)
+    _records: dict[tuple[str, str], tuple[pd.DataFrame, dict]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_config(cls, cfg: Config, limit: int = 0) -> Session:
@@ -99,6 +101,15 @@ class Session:
         """Whether the run computes ``key``'s records (:meth:`Config.runs`: its inference method over
         its prompt)."""
         return self.cfg.runs(key.inference_method, key.prompt)
+
+    def records(self, prompt: str, method: str = "generate") -> tuple[pd.DataFrame, dict]:
+        """:func:`emologits.inference.load_records` of one prompt and inference method (read once;
+        callers must not modify the table)."""
+        if (prompt, method) not in self._records:
+            from emologits.inference import load_records
+
+            self._records[prompt, method] = load_records(self.run_dir, prompt, method=method)
+        return self._records[prompt, method]
 
     def distributions(self, key: DistributionKey) -> pd.DataFrame:
         """A distribution table of the run (a missing one names the notebook that writes it)."""

@@ -181,17 +181,11 @@ class Rows:
     notes: list[str] = field(default_factory=list)
 
 
-def _records(session: Session, prompt: str, method: str = "generate") -> tuple[pd.DataFrame, dict]:
-    from emologits.inference import load_records
-
-    return load_records(session.run_dir, prompt, method=method)
-
-
 def _token_scores(session: Session, prompt: str) -> tuple[pd.DataFrame, float]:
     """The token level's class logits before eq. 2 (all steps) and the generation's cost."""
     from emologits.extract.token import token_class_scores
 
-    records, info = _records(session, prompt)
+    records, info = session.records(prompt)
     scores = token_class_scores(records, info["tracked_ids"], info["class_token_ids"], steps="all")
     return scores, model_seconds(records)
 
@@ -200,7 +194,7 @@ def _likelihood_scores(session: Session, prompt: str) -> tuple[pd.DataFrame, flo
     """The label likelihood's class log-probabilities and its cost."""
     from emologits.extract.likelihood import likelihood_class_scores
 
-    records, _ = _records(session, prompt, "likelihood")
+    records, _ = session.records(prompt, "likelihood")
     return likelihood_class_scores(records), model_seconds(records)
 
 
@@ -280,7 +274,7 @@ def calibrated_rows(session: Session, prompt: str, source: str,
 
 def text_row(session: Session, prompt: str) -> Rows:
     """The paper's text level (sec. 3.4.1) and the generation's cost."""
-    records, _ = _records(session, prompt)
+    records, _ = session.records(prompt)
     return Rows([MethodRow("Paper", "Text (paper)", session.distributions(DistributionKey("text", prompt)),
                            model_seconds(records))])
 
@@ -292,7 +286,7 @@ def ensemble_rows(session: Session, prompt: str) -> Rows:
     if len(prompts) < 2:
         return Rows(notes=["prompt ensembles (evaluation.ensemble.prompts names fewer than two prompts of "
                            f"prompts.ids: {', '.join(prompts) or 'none'})"])
-    seconds = sum(model_seconds(_records(session, p)[0]) for p in prompts)
+    seconds = sum(model_seconds(session.records(p)[0]) for p in prompts)
     keys = {"Text": DistributionKey("text", "{p}"), "Token-level": DistributionKey("token", "{p}", "all", CONFIGURED)}
     return Rows([MethodRow("Ensemble", f"{name} ensemble ({len(prompts)} prompts)",  # the caption names them
                            ensemble_table([session.distributions(_key(session, key, p)) for p in prompts]), seconds)
@@ -320,7 +314,7 @@ def contextual_rows(session: Session, prompt: str, source: str) -> Rows:
     src = SCORE_SOURCES[source]
     if missing or not session.configured(_key(session, src.raw, prompt)):
         return missing or Rows()  # without `likelihood`, its own rows say so
-    cf_records, cf_info = _records(session, prompt, "contextual")
+    cf_records, cf_info = session.records(prompt, "contextual")
     scores, seconds = src.read(session, prompt)
     extra = float(pd.to_numeric(cf_records["seconds"], errors="coerce").fillna(0.0).sum()) / max(len(scores), 1)
     corrected = contextual_correction(scores, CONTENT_FREE_SCORES[source](cf_records, cf_info), normalize="softmax")
@@ -359,7 +353,7 @@ def sampling_rows(session: Session, prompt: str, ns: Sequence[int] | None = None
     missing = _method_missing(session, "sampling", prompt, "sampling")
     if missing:
         return missing
-    records, info = _records(session, prompt, "sampling")
+    records, info = session.records(prompt, "sampling")
     n = sampling_n(session)
     seconds = model_seconds(records)
     kind = info.get("prompt", {}).get("kind", session.prompts[prompt].kind)

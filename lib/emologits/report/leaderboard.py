@@ -182,7 +182,7 @@ def comparison_entries(comparison: Comparison) -> list[Entry]:
                 entries.append(Entry(model.label, method, key, None))
                 continue
             result = session.evaluate(key, spec.metrics)
-            seconds = seconds_per_utterance(model.cfg.run_dir, key.prompt, key.inference_method)
+            seconds = seconds_per_utterance(session.records(key.prompt, key.inference_method)[0])
             entries.append(Entry(model.label, method, key, result, seconds))
     return entries
 
