@@ -76,7 +76,7 @@ def test_unknown_key_names_file_dotted_path_and_closest_key(tmp_path, text, line
     ("generation: {preset: beam}", "generation.preset: must be 'greedy' or 'ltu_as_release' (got 'beam')"),
     ("data: {dataset: msp}", "data.dataset: unknown dataset 'msp'; known: iemocap, cremad, synthetic"),
     ("data: {limit: 0}", "data.limit: must be greater than or equal to 1 (got 0)"),
-    ("data: {dataset: cremad, selection: aer-llm}", "data.selection: 'aer-llm' is not a cremad selection rule"),
+    ("data: {dataset: cremad, selection: aer-llm}", "data.selection: 'aer-llm' is a rule of iemocap, synthetic, not of cremad; cremad rules"),
     ("data: {dataset: synthetic, options: {n_utterances: 0}}",
      "data.options.n_utterances: must be greater than or equal to 1 (got 0)"),
     ("model: {backend: tiny-demo, options: {steps: many}}", "model.options.steps: must be a valid integer (got 'many')"),

@@ -184,8 +184,8 @@ def test_user_dataset_through_a_config(user_corpus, tmp_path):
         ({"options": {"min_vote": 2}}, "data.options.min_vote: unknown key (did you mean 'min_votes'?)"),
         ({"emotion_set": "msp8"}, "data.emotion_set: dataset 'tiny-csv' cannot fill emotion set 'msp8'"),
         ({"emotion_set": "sets/absent.yaml"}, "data.emotion_set: unknown emotion set"),
-        ({"selection": "consensus"}, "data.selection: 'consensus' is not a tiny-csv selection rule; choose "
-                                     "from ['drop-outside', 'all-in-set']"),
+        ({"selection": "consensus"}, "data.selection: 'consensus' is a rule of iemocap, synthetic, msp-podcast, "
+                                     "msp-improv, not of tiny-csv; tiny-csv rules: ['drop-outside', 'all-in-set']"),
         ({"dataset": f"{MODULE}:NOT_A_SPEC"}, "data.dataset: dataset 'tiny_csv_corpus:NOT_A_SPEC' is a dict"),
     ]:
         path.write_text(yaml.safe_dump({"run": "r", "data": {**data, **bad}}))

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, field_validator
 
-from emologits.data import DATASETS, DatasetSpec
+from emologits.data import DATASETS, selection_problem
 from emologits.emotions import DEFAULT_EMOTION_SET, get_emotion_set, shipped_emotion_sets
 from emologits.errors import ConfigError, EmologitsError
 from emologits.metrics import KL_CONVENTIONS, R2_CONVENTIONS, TIE_CONVENTIONS
@@ -230,12 +230,6 @@ def _method_prompts_problems(checked: ConfigSchema | None) -> list[tuple[Loc, st
     return problems
 
 
-def _selection_problem(spec: DatasetSpec, selection: str) -> str | None:
-    if selection in spec.selection_rules:
-        return None
-    return f"{selection!r} is not a {spec.name} selection rule; choose from {list(spec.selection_rules)}"
-
-
 def _raw_section(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
     section = raw.get(name)
     return dict(section) if isinstance(section, Mapping) else {}
@@ -294,7 +288,7 @@ def _options_problems(raw: Mapping[str, Any], checked: ConfigSchema | None,
             sections["data"]["options"] = value.model_dump()
     selection = data.get("selection")
     if isinstance(selection, str):
-        problem = _selection_problem(spec, selection)
+        problem = selection_problem(spec, selection)
         if problem:
             problems.append((("data", "selection"), problem))
     if emotion_set is not None:
