@@ -47,6 +47,12 @@ def resolve_name_or_path(name_or_path: str | None, project_root: Any, default: s
     return name
 
 
+def audio_prompt_turn(prompt: str) -> list[dict[str, Any]]:
+    """One user turn: one audio content item before the prompt text."""
+    return [{"role": "user", "content": [{"type": "audio", "audio_url": "input.wav"},
+                                         {"type": "text", "text": prompt}]}]
+
+
 class HfAudioOptions(BackendOptions):
     """``model.options`` of the ``hf-audio`` back-ends (None: transformers' default)."""
 
@@ -182,9 +188,8 @@ class HfAudioBackend(SFMBackend):
                           "model.options.max_audio_seconds")
 
     def conversation(self, prompt: str) -> list[dict[str, Any]]:
-        """Family hook: one user turn, one audio content item before the prompt text."""
-        return [{"role": "user", "content": [{"type": "audio", "audio_url": "input.wav"},
-                                             {"type": "text", "text": prompt}]}]
+        """Family hook: the conversation around ``prompt`` (default :func:`audio_prompt_turn`)."""
+        return audio_prompt_turn(prompt)
 
     def chat_text(self, prompt: str) -> str:
         """The processor's chat template around ``prompt`` with the assistant answer prefix."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emologits.sfm.hf_audio import HfAudioBackend, HfAudioOptions, resolve_name_or_path
+from emologits.sfm.hf_audio import HfAudioBackend, HfAudioOptions, audio_prompt_turn, resolve_name_or_path
 
 DEFAULT_MODEL = "Qwen/Qwen2-Audio-7B-Instruct"
 
@@ -21,9 +21,7 @@ __all__ = ["DEFAULT_MODEL", "Qwen2AudioBackend", "Qwen2AudioOptions", "chat_text
 def chat_text(processor: Any, prompt: str) -> str:
     """The processor's chat template: one user turn (audio placeholder, then the prompt), plus the
     assistant answer prefix (``<|im_start|>assistant\n``)."""
-    conversation = [{"role": "user", "content": [{"type": "audio", "audio_url": "input.wav"},
-                                                 {"type": "text", "text": prompt}]}]
-    return processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+    return processor.apply_chat_template(audio_prompt_turn(prompt), add_generation_prompt=True, tokenize=False)
 
 
 class Qwen2AudioOptions(HfAudioOptions):
