@@ -26,9 +26,8 @@ if TYPE_CHECKING:
 
 def _text(session: Session, key: DistributionKey) -> pd.DataFrame:
     from emologits.extract.text import text_distributions
-    from emologits.inference import load_records
 
-    records, info = load_records(session.run_dir, key.prompt)
+    records, info = session.records(key.prompt)
     emotion_set = session.emotion_set
     if info.get("emotion_set", "paper4") != emotion_set.name:
         from emologits.errors import ConfigError
@@ -40,18 +39,16 @@ def _text(session: Session, key: DistributionKey) -> pd.DataFrame:
 
 def _token(session: Session, key: DistributionKey) -> pd.DataFrame:
     from emologits.extract.token import token_distributions
-    from emologits.inference import load_records
 
-    records, info = load_records(session.run_dir, key.prompt)
+    records, info = session.records(key.prompt)
     return token_distributions(records, info["tracked_ids"], info["class_token_ids"], steps=key.steps or "all",
                                normalize=key.normalize or "ratio")
 
 
 def _likelihood(session: Session, key: DistributionKey) -> pd.DataFrame:
     from emologits.extract.likelihood import likelihood_distributions
-    from emologits.inference import load_records
 
-    records, _ = load_records(session.run_dir, key.prompt, method="likelihood")
+    records, _ = session.records(key.prompt, "likelihood")
     return likelihood_distributions(records)
 
 
