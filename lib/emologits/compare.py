@@ -197,12 +197,20 @@ def _absolute(value: Any, root: Path, *, always: bool = False) -> Any:
     return str(resolve_path(value, root).resolve()) if local else value
 
 
+def _absolute_data(data: dict[str, Any], root: Path) -> dict[str, Any]:
+    """A ``data`` section (a copy) whose ``root`` and emotion-set file are absolute against ``root``."""
+    out = copy.deepcopy(data)
+    if isinstance(out.get("root"), str):
+        out["root"] = _absolute(out["root"], root, always=True)
+    if str(out.get("emotion_set", "")).endswith((".yaml", ".yml")):
+        out["emotion_set"] = _absolute(out["emotion_set"], root, always=True)
+    return out
+
+
 def _with_absolute_paths(full: dict[str, Any], root: Path) -> dict[str, Any]:
     """A filled config (``Config.as_dict()``) whose local paths are absolute."""
     out = copy.deepcopy(full)
-    out["data"]["root"] = _absolute(out["data"].get("root"), root, always=True)
-    if str(out["data"].get("emotion_set", "")).endswith((".yaml", ".yml")):
-        out["data"]["emotion_set"] = _absolute(out["data"]["emotion_set"], root, always=True)
+    out["data"] = _absolute_data(out["data"], root)
     out["prompts"]["file"] = _absolute(out["prompts"].get("file"), root, always=True)
     out["model"]["name_or_path"] = _absolute(out["model"].get("name_or_path"), root)
     options = out["model"].get("options") or {}
@@ -299,11 +307,7 @@ def load_comparison(path: str | Path, *, output_root: str | Path | None = None, 
         raise ConfigError(format_problems(problems, str(path)))
     root = _project_root(path)
     out_root = Path(output_root).resolve() if output_root else root
-    data = copy.deepcopy(raw.get("data") or {})
-    if isinstance(data.get("root"), str):
-        data["root"] = _absolute(data["root"], root, always=True)
-    if str(data.get("emotion_set", "")).endswith((".yaml", ".yml")):
-        data["emotion_set"] = _absolute(data["emotion_set"], root, always=True)
+    data = _absolute_data(raw.get("data") or {}, root)
     evaluation = spec.evaluation.model_dump()
     models, errors = [], []
     for i, entry in enumerate(spec.models):
