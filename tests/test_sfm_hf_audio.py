@@ -271,3 +271,26 @@ def test_every_family_has_an_iemocap_config_naming_only_the_data_root():
         assert model["dtype"] == "bfloat16" and model["options"]["max_audio_seconds"] in (None, 30), path
         problems = check_config(cfg)
         assert len(problems) == 1 and "data.root" in problems[0], problems
+
+
+def test_tiny_floor_checkpoint_is_built_once_and_rebuilt_when_stale(tmp_path):
+    import json
+    import types
+
+    from emologits.sfm.families.tiny_floor import STAMP_FILE, ensure_tiny_checkpoint
+    calls = []
+
+    def build_tiny(out_dir, *, seed):
+        calls.append(seed)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "weights").write_text(str(seed))
+
+    module = types.SimpleNamespace(build_tiny=build_tiny)
+    path = tmp_path / "floor"
+    ensure_tiny_checkpoint(module, path, family="f", seed=1)
+    ensure_tiny_checkpoint(module, path, family="f", seed=1)
+    assert calls == [1] and (path / "weights").read_text() == "1"
+    ensure_tiny_checkpoint(module, path, family="f", seed=2)  # stale stamp: rebuilt in place
+    assert calls == [1, 2] and (path / "weights").read_text() == "2"
+    assert json.loads((path / STAMP_FILE).read_text())["init_seed"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["floor"]  # no temporary folder left

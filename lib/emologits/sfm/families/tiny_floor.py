@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import Field, field_validator
 
+from emologits.atomic import atomic_directory
 from emologits.config import resolve_path
 from emologits.errors import ConfigError
 from emologits.sfm.base import BackendOptions, GenerationRecord, GenerationSettings, SFMBackend, parse_options
@@ -136,7 +137,8 @@ class TinyFloorBackend(SFMBackend):
 
 def ensure_tiny_checkpoint(module: Any, path: Path, *, family: str, seed: int) -> Path:
     """``module.build_tiny`` written to ``path`` unless its stamp already matches (family, seed,
-    transformers version); built in a sibling folder and renamed, so a kill leaves no half checkpoint."""
+    transformers version); built in a temporary sibling folder and renamed (:func:`atomic_directory`),
+    so a kill leaves no half checkpoint."""
     import transformers
 
     stamp = {"family": family, "init_seed": seed, "transformers": transformers.__version__}
@@ -147,10 +149,8 @@ def ensure_tiny_checkpoint(module: Any, path: Path, *, family: str, seed: int) -
                 return Path(path)
         except ValueError:
             pass
-    tmp = Path(path).with_name(Path(path).name + ".building")
-    shutil.rmtree(tmp, ignore_errors=True)
-    module.build_tiny(tmp, seed=seed)
-    (tmp / STAMP_FILE).write_text(json.dumps(stamp))
-    shutil.rmtree(path, ignore_errors=True)
-    tmp.rename(path)
+    shutil.rmtree(path, ignore_errors=True)  # a stale build (its stamp does not match)
+    with atomic_directory(path) as tmp:
+        module.build_tiny(tmp, seed=seed)
+        (tmp / STAMP_FILE).write_text(json.dumps(stamp))
     return Path(path)
