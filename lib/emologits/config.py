@@ -20,7 +20,7 @@ import yaml
 from pydantic import Field, field_validator
 
 from emologits.data import DATASETS, selection_problem
-from emologits.emotions import DEFAULT_EMOTION_SET, get_emotion_set, shipped_emotion_sets
+from emologits.emotions import DEFAULT_EMOTION_SET, get_emotion_set, set_spec_against
 from emologits.errors import ConfigError, EmologitsError
 from emologits.metrics import KL_CONVENTIONS, R2_CONVENTIONS, TIE_CONVENTIONS
 from emologits.schema import Loc, StrictModel, format_problems, validate
@@ -266,8 +266,7 @@ def _options_problems(raw: Mapping[str, Any], checked: ConfigSchema | None,
     emotion_set = None
     set_name = data.get("emotion_set", DEFAULT_EMOTION_SET)
     if isinstance(set_name, str):
-        if set_name not in shipped_emotion_sets() and Path(set_name).suffix in (".yaml", ".yml"):
-            set_name = str(resolve_path(set_name, project_root))  # a set file
+        set_name = set_spec_against(set_name, project_root or Path.cwd())
         try:
             emotion_set = get_emotion_set(set_name)
         except ConfigError as exc:

@@ -160,6 +160,14 @@ def shipped_emotion_sets() -> dict[str, Path]:
     return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*.yaml"))}
 
 
+def set_spec_against(name_or_path: str, base: str | Path) -> str:
+    """A shipped set's name as it is; a set file (``*.yaml``/``*.yml``) relative to ``base``, made
+    absolute (``~`` expanded; an absolute path stays as it is)."""
+    if name_or_path in shipped_emotion_sets() or Path(name_or_path).suffix not in (".yaml", ".yml"):
+        return name_or_path
+    return str(Path(base) / Path(name_or_path).expanduser())
+
+
 def get_emotion_set(name_or_path: str | EmotionSet | None = None) -> EmotionSet:
     """A shipped set by name (default ``paper4``), or a set file by path (``*.yaml``)."""
     if isinstance(name_or_path, EmotionSet):
@@ -193,4 +201,4 @@ PRED_COLUMNS: tuple[str, ...] = PAPER4.pred_columns
 
 __all__ = ["ANSWER_KINDS", "DEFAULT_EMOTION_SET", "EMOTIONS", "EMOTION_LEXICON", "EmotionClass", "EmotionSet",
            "GT_COLUMNS", "PAPER4", "PRED_COLUMNS", "emotion_set_from_dict", "get_emotion_set",
-           "shipped_emotion_sets"]
+           "set_spec_against", "shipped_emotion_sets"]

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from emologits.config import read_yaml
-from emologits.emotions import ANSWER_KINDS, DEFAULT_EMOTION_SET, EmotionSet, get_emotion_set, shipped_emotion_sets
+from emologits.emotions import ANSWER_KINDS, DEFAULT_EMOTION_SET, EmotionSet, get_emotion_set, set_spec_against
 from emologits.errors import ConfigError
 
 #: Prompt kinds: which text parser reads the answers (and which answers label likelihood scores).
@@ -96,11 +96,8 @@ def _declared_set(value: object, path: Path, pid: str) -> str:
     where = f"{path}: prompt {pid!r}: emotion_set"
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where} must be an emotion set name or file; got {value!r}")
-    spec = value
-    if value not in shipped_emotion_sets() and Path(value).suffix in (".yaml", ".yml"):
-        spec = str(path.parent / Path(value).expanduser())  # an absolute path stays as it is
     try:
-        return get_emotion_set(spec).name
+        return get_emotion_set(set_spec_against(value, path.parent)).name
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
