@@ -490,7 +490,8 @@ def test_a_full_disk_during_inference_is_one_message_and_keeps_every_finished_pa
 
 def test_computing_blocks_reads_none_of_the_parts_this_run_writes(tmp_path, monkeypatch):
     """The per-block re-check under the lock reads only parts written since the plan by others,
-    so the run's reads of part files do not grow with the number of blocks done."""
+    so the run's reads of part files do not grow with the number of blocks done; the end-of-run
+    summaries share one read."""
     from emologits.inference import runner, store
 
     events: list[str] = []
@@ -501,3 +502,4 @@ def test_computing_blocks_reads_none_of_the_parts_this_run_writes(tmp_path, monk
     run_inference(cfg, "ambiguous", part_size=2, backend=FakeBackend(), progress=False)
     last_write = len(events) - 1 - events[::-1].index("write")
     assert events.count("write") == 6 and "read" not in events[:last_write]  # the summaries read after
+    assert events[last_write:].count("read") == 6  # each part once, for every summary of the run

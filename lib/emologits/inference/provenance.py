@@ -67,8 +67,10 @@ def fingerprint(info: dict[str, Any], method_keys: tuple[str, ...]) -> dict[str,
     return jsonable(fp)
 
 
-def check_or_write_info(path: Path, info: dict[str, Any], method_keys: tuple[str, ...], *, write: bool) -> None:
-    """Refuse a folder made with other settings (naming what differs); write ``info`` when asked."""
+def check_or_write_info(path: Path, info: dict[str, Any], method_keys: tuple[str, ...], *,
+                        write: bool) -> dict[str, Any]:
+    """Refuse a folder made with other settings (naming what differs); write ``info`` when asked.
+    Returns the info as written (the first run's ``created`` kept on a resumed one)."""
     if path.exists():
         old = json.loads(path.read_text())
         new_fp, old_fp = fingerprint(info, method_keys), fingerprint(old, method_keys)
@@ -79,8 +81,10 @@ def check_or_write_info(path: Path, info: dict[str, Any], method_keys: tuple[str
                 f"{', '.join(differs)}); delete {path.parent} to start over, or use a new run name")
         if write:  # same settings: keep the first creation time, record this invocation's extent
             info = {**info, "created": old.get("created"), "resumed": info.get("created")}
+    info = jsonable(info)
     if write:
-        write_json(path, jsonable(info))
+        write_json(path, info)
+    return info
 
 
 __all__ = ["COMMON_FINGERPRINT_KEYS", "PACKAGES", "check_or_write_info", "fingerprint", "git_commit", "jsonable",

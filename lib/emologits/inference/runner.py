@@ -286,7 +286,7 @@ def run_prompt(cfg: Config, prompt_id: str, *, limit: int | None = None,
     info_path = out_dir / "run.json"
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
-        check_or_write_info(info_path, info, runner.fingerprint_keys, write=True)
+        info = check_or_write_info(info_path, info, runner.fingerprint_keys, write=True)
     if state is not None:
         state.wait_for_everyone()
         check_or_write_info(info_path, info, runner.fingerprint_keys, write=False)
@@ -306,12 +306,11 @@ def run_prompt(cfg: Config, prompt_id: str, *, limit: int | None = None,
 
     if state is not None:
         state.wait_for_everyone()
+    latest = read_latest(out_dir, _SUMMARY_COLUMNS)
     if rank == 0:
-        info_now = json.loads(info_path.read_text())
-        info_now["summary"] = summarize_parts(out_dir, work.utt_ids)
-        write_json(info_path, info_now)
-        _print_summary(label, summarize_parts(out_dir, [u for u, r in zip(work.utt_ids, work.requested) if r]))
-    return RunOutcome(out_dir, summarize_parts(out_dir, my_ids), failure_examples(out_dir, my_ids))
+        write_json(info_path, {**info, "summary": _summary(latest, work.utt_ids)})
+        _print_summary(label, _summary(latest, [u for u, r in zip(work.utt_ids, work.requested) if r]))
+    return RunOutcome(out_dir, _summary(latest, my_ids), _failures(latest, my_ids))
 
 
 def run_configured(cfg: Config, *, backend: SFMBackend | None = None, progress: bool = True) -> pd.DataFrame:
@@ -332,11 +331,19 @@ def run_configured(cfg: Config, *, backend: SFMBackend | None = None, progress: 
     return pd.DataFrame(rows)
 
 
+#: The record columns the summaries and failure examples read.
+_SUMMARY_COLUMNS: list[str] = ["utt_id", "status", "error", "error_message"]
+
+
 def summarize_parts(out_dir: str | Path, expected_ids: Sequence[str] | None = None) -> dict[str, Any]:
     """Counts over each utterance's newest record on disk: done, ok, failed by reason. With
     ``expected_ids``, only those utterances count, and ``n_expected``/``complete`` say how many of
     them are done (``n_done`` never exceeds ``n_expected``)."""
-    latest = read_latest(out_dir, ["utt_id", "status", "error"])
+    return _summary(read_latest(out_dir, _SUMMARY_COLUMNS), expected_ids)
+
+
+def _summary(latest: pd.DataFrame, expected_ids: Sequence[str] | None) -> dict[str, Any]:
+    """:func:`summarize_parts` over ``latest`` (each utterance's newest record, as read)."""
     if expected_ids is not None:
         latest = latest[latest["utt_id"].isin(set(expected_ids))]
     failed = latest[latest["status"] != "ok"]
@@ -350,7 +357,12 @@ def summarize_parts(out_dir: str | Path, expected_ids: Sequence[str] | None = No
 
 def failure_examples(out_dir: str | Path, utt_ids: Sequence[str], n: int = 5) -> list[dict[str, Any]]:
     """The first ``n`` failed records (utt_id, error, error_message) among ``utt_ids``, in their order."""
-    latest = read_latest(out_dir, ["utt_id", "status", "error", "error_message"]).set_index("utt_id")
+    return _failures(read_latest(out_dir, _SUMMARY_COLUMNS), utt_ids, n)
+
+
+def _failures(latest: pd.DataFrame, utt_ids: Sequence[str], n: int = 5) -> list[dict[str, Any]]:
+    """:func:`failure_examples` over ``latest`` (each utterance's newest record, as read)."""
+    latest = latest.set_index("utt_id")
     failed = [u for u in utt_ids if u in latest.index and latest.at[u, "status"] != "ok"]
     return [{"utt_id": u, "error": latest.at[u, "error"], "error_message": latest.at[u, "error_message"]}
             for u in failed[:n]]
@@ -394,6 +406,7 @@ def load_records(run_dir: str | Path, prompt_id: str, method: str = "generate") 
     records = read_latest(out_dir)
     if not len(records):
         records = pd.DataFrame(columns=info.get("columns", list(RECORD_COLUMNS)))
+    latest = records  # every utterance's newest record, for the summary
     manifest_ids = None if info.get("own_inputs") else _run_manifest_ids(Path(run_dir))
     if manifest_ids is not None:
         order = {u: i for i, u in enumerate(manifest_ids)}
@@ -405,7 +418,7 @@ def load_records(run_dir: str | Path, prompt_id: str, method: str = "generate") 
         expected = list(records["utt_id"])
         if len(expected) < info["manifest"]["n_utterances"]:
             expected = expected + [None] * (info["manifest"]["n_utterances"] - len(expected))  # type: ignore[list-item]
-    summary = summarize_parts(out_dir, [u for u in expected if u is not None])
+    summary = _summary(latest, [u for u in expected if u is not None])
     summary["n_expected"] = len(expected)
     summary["complete"] = summary["n_done"] >= summary["n_expected"]
     info["summary"] = summary
