@@ -142,10 +142,6 @@ class RunOutcome:
     summary: dict[str, Any]
     failures: list[dict[str, Any]]
 
-    @property
-    def all_ok(self) -> bool:
-        return self.summary["n_failed"] == 0 and self.summary.get("complete", True)
-
 
 def run_inference(cfg: Config, prompt_id: str, **kwargs: Any) -> Path:
     """Run (or resume) one prompt over the manifest; returns the output folder (see :func:`run_prompt`)."""
