@@ -84,7 +84,7 @@ def build_manifest(rows: Iterable[dict[str, Any]], emotion_set: str | EmotionSet
     for j, col in enumerate(emotion_set.gt_columns):
         df[col] = gt[:, j]
     df["label"] = majority_labels(gt, emotion_set)
-    df["n_ratings"] = counts.sum(axis=1).astype("int64")
+    df["n_ratings"] = totals.astype("int64")
     df[EMOTION_SET_COLUMN] = emotion_set.name
     return _typed(df[list(columns)])
 
