@@ -66,17 +66,25 @@ class Calibrator:
 
     def logits(self, class_scores: Any) -> np.ndarray:
         """The calibrated logits (before the softmax), ``(n, N)``."""
-        s = _scores(class_scores)
-        p = self.params
-        if self.method == "temperature":
-            return s / float(p["T"][0])
-        if self.method == "vector":
-            return s * p["a"] + p["b"]
-        return log_softmax(s, axis=1) @ p["W"].T + p["b"]
+        return _apply(self.method, self.params, _inputs(self.method, _scores(class_scores)))
 
     def transform(self, class_scores: Any) -> np.ndarray:
         """Calibrated distributions of ``(n, N)`` class scores."""
         return softmax(self.logits(class_scores), axis=1)
+
+
+def _inputs(method: str, s: np.ndarray) -> np.ndarray:
+    """What the map acts on: the scores, or (``dirichlet``) their log-softmax."""
+    return log_softmax(s, axis=1) if method == "dirichlet" else s
+
+
+def _apply(method: str, p: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """The map's logits of its inputs ``x`` (:func:`_inputs`) with parameters ``p``."""
+    if method == "temperature":
+        return x / p["T"][0]
+    if method == "vector":
+        return x * p["a"] + p["b"]
+    return x @ p["W"].T + p["b"]
 
 
 def _unpack(method: str, theta: np.ndarray, k: int) -> dict[str, np.ndarray]:
@@ -105,17 +113,12 @@ def fit(method: str, class_scores: Any, truth: Any, *, l2: float = DIRICHLET_L2)
     t = _truth(truth, n, k)
     if n == 0:
         raise ValueError("no utterances to fit a calibrator on")
-    x = log_softmax(s, axis=1) if method == "dirichlet" else s
+    x = _inputs(method, s)
     eye = np.eye(k)
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         p = _unpack(method, theta, k)
-        if method == "temperature":
-            u = x / p["T"][0]
-        elif method == "vector":
-            u = x * p["a"] + p["b"]
-        else:
-            u = x @ p["W"].T + p["b"]
+        u = _apply(method, p, x)
         logq = log_softmax(u, axis=1)
         value = -(t * logq).sum() / n
         g = (np.exp(logq) - t) / n  # d loss / d u
