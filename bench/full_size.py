@@ -53,14 +53,13 @@ PAPER_UTTERANCES, PAPER_PROMPTS = 4370, 2
 def _qwen2_audio_parts(seed: int = 0, window_s: int = 30) -> tuple[Any, Any]:
     """A tiny random Qwen2-Audio with the real processor class (tiny tokenizer, Whisper features)."""
     import torch
-    from transformers import (Qwen2AudioConfig, Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor,
-                              WhisperFeatureExtractor)
+    from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor
 
-    from emologits.sfm.families.tiny import chatml_template, set_special_ids, tiny_tokenizer
+    from emologits.sfm.families.tiny import chatml_template, set_special_ids, tiny_tokenizer, whisper_features
 
     markup = ["<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>"]
     tok = tiny_tokenizer(["<|im_start|>", *markup])
-    fe = WhisperFeatureExtractor(feature_size=16, chunk_length=window_s)
+    fe = whisper_features(window_s)
     proc = Qwen2AudioProcessor(feature_extractor=fe, tokenizer=tok,
                                chat_template=chatml_template("Audio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\n"))
     config = Qwen2AudioConfig(
@@ -91,10 +90,9 @@ def _granite_parts(seed: int = 0, window_s: int = 30) -> tuple[Any, Any]:
     """Granite Speech's tiny instance, its stand-in's Whisper features over ``window_s`` (the tiny
     one's 2 s would cut the benchmark's clips short of their placeholder count)."""
     from emologits.sfm.families.granite_speech import tiny_parts
+    from emologits.sfm.families.tiny import whisper_features
     model, processor = tiny_parts(seed)
-    fe = processor.feature_extractor
-    processor.feature_extractor = type(fe)(feature_size=fe.feature_size, sampling_rate=fe.sampling_rate,
-                                           hop_length=fe.hop_length, chunk_length=window_s, n_fft=fe.n_fft)
+    processor.feature_extractor = whisper_features(window_s, n_mels=processor.feature_extractor.feature_size)
     return model, processor
 
 
@@ -110,10 +108,9 @@ def _gemma3n_building() -> Any:
 
 
 def _whisper_features(processor: Any, n_mels: int = 128) -> None:
-    """The processor's Whisper feature extractor at ``n_mels`` bins, the rest as it was."""
-    fe = processor.feature_extractor
-    processor.feature_extractor = type(fe)(feature_size=n_mels, sampling_rate=fe.sampling_rate,
-                                           hop_length=fe.hop_length, chunk_length=fe.chunk_length, n_fft=fe.n_fft)
+    """The processor's Whisper feature extractor at ``n_mels`` bins, its window as it was."""
+    from emologits.sfm.families.tiny import whisper_features
+    processor.feature_extractor = whisper_features(processor.feature_extractor.chunk_length, n_mels)
 
 
 def _gemma3n_features(processor: Any) -> None:
