@@ -65,13 +65,18 @@ def distribution_frame(rows: list[dict[str, object]], classes: EmotionSet | Sequ
     for row in rows:
         if row.get("valid") and set(probs) - set(row):
             raise ValueError(f"row {row.get('utt_id')!r} lacks {sorted(set(probs) - set(row))}")
-    frame = pd.DataFrame(rows, columns=list(table_columns(classes)))
-    for col in probs:
+    return _typed_frame(rows, probs)
+
+
+def _typed_frame(rows: list[dict[str, object]], values: Sequence[str]) -> pd.DataFrame:
+    """``utt_id``, the float ``values`` columns (NaN where a row lacks them), bool ``valid`` and
+    ``reason`` (None on valid rows)."""
+    frame = pd.DataFrame(rows, columns=["utt_id", *values, "valid", "reason"])
+    for col in values:
         frame[col] = frame[col].astype("float64")
     frame["valid"] = frame["valid"].astype(bool)
     frame["reason"] = frame["reason"].astype(object).where(~frame["valid"], None)
     return frame
-
 
 
 def scores_row(utt_id: object, classes: Sequence[str], scores: Sequence[float]) -> dict[str, object]:
@@ -82,13 +87,7 @@ def scores_row(utt_id: object, classes: Sequence[str], scores: Sequence[float]) 
 def class_scores_frame(rows: list[dict[str, object]], classes: Sequence[str]) -> pd.DataFrame:
     """Rows of :func:`scores_row` / :func:`invalid_row` -> ``utt_id, s_<class>..., valid, reason``
     (typed even when empty): the calibration inputs of the token level and the label likelihood."""
-    columns = [f"s_{c}" for c in classes]
-    frame = pd.DataFrame(rows, columns=["utt_id", *columns, "valid", "reason"])
-    for col in columns:
-        frame[col] = frame[col].astype("float64")
-    frame["valid"] = frame["valid"].astype(bool)
-    frame["reason"] = frame["reason"].astype(object).where(~frame["valid"], None)
-    return frame
+    return _typed_frame(rows, [f"s_{c}" for c in classes])
 
 
 def invalid_report(dist_df: pd.DataFrame) -> pd.DataFrame:
