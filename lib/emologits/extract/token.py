@@ -136,15 +136,9 @@ def token_distributions(records: pd.DataFrame, tracked_ids: Sequence[int],
     ``logsumexp`` (J)) -> predicted-distribution table with ``p_<class>`` for the classes of
     ``class_ids`` (in order). ``steps``: "all" (paper) or "emotion" (Figure 3). Invalid reasons: ``inference_failed:<error>``, ``empty_steps`` (J = 0),
     ``no_emotion_word_steps``, ``malformed_record``, ``nonfinite_logit``, ``nonpositive_logit``."""
-    if steps not in STEP_SETS:
-        raise ValueError(f"steps must be one of {STEP_SETS}; got {steps!r}")
     if normalize not in NORMALIZATIONS:
         raise ValueError(f"normalize must be one of {NORMALIZATIONS}; got {normalize!r}")
-    missing = {"utt_id", "status", "error", "generated_token_ids", "tracked_logits"} - set(records.columns)
-    if missing:
-        raise ValueError(f"inference records lack columns {sorted(missing)}")
     classes = list(class_ids)
-    pred_columns(classes)  # N >= 2 distinct classes, checked before any record
     rows = []
     for utt_id, z in _class_logits_per_record(records, tracked_ids, class_ids, steps):
         if isinstance(z, str):
@@ -164,10 +158,7 @@ def token_class_scores(records: pd.DataFrame, tracked_ids: Sequence[int],
     """The per-utterance class logits before eq. 2 (:func:`class_logits_from_logits`): a table
     ``utt_id, s_<class>..., valid, reason`` in the records' order (invalid rows: NaN scores and the
     reasons of :func:`token_distributions` other than ``nonpositive_logit``). Calibration input."""
-    if steps not in STEP_SETS:
-        raise ValueError(f"steps must be one of {STEP_SETS}; got {steps!r}")
     classes = list(class_ids)
-    pred_columns(classes)
     rows = []
     for utt_id, z in _class_logits_per_record(records, tracked_ids, class_ids, steps):
         rows.append(invalid_row(utt_id, z) if isinstance(z, str) else scores_row(utt_id, classes, z))
@@ -176,10 +167,14 @@ def token_class_scores(records: pd.DataFrame, tracked_ids: Sequence[int],
 
 def _class_logits_per_record(records: pd.DataFrame, tracked_ids: Sequence[int],
                              class_ids: Mapping[str, Sequence[Sequence[int]]], steps: str):
-    """Per record: ``(utt_id, class logits)`` or ``(utt_id, invalid reason)``."""
+    """Per record: ``(utt_id, class logits)`` or ``(utt_id, invalid reason)``; the arguments are
+    checked (``steps``, the record columns, N >= 2 distinct classes) before the first record."""
+    if steps not in STEP_SETS:
+        raise ValueError(f"steps must be one of {STEP_SETS}; got {steps!r}")
     missing = {"utt_id", "status", "error", "generated_token_ids", "tracked_logits"} - set(records.columns)
     if missing:
         raise ValueError(f"inference records lack columns {sorted(missing)}")
+    pred_columns(list(class_ids))
     tracked = [int(t) for t in tracked_ids]
     for rec in records.itertuples(index=False):
         if rec.status != STATUS_OK:
