@@ -162,11 +162,6 @@ class SFMBackend(ABC):
     max_audio_seconds: float
 
     @classmethod
-    def options_from_config(cls, options: Any) -> dict[str, Any]:
-        """``model.options`` checked against :attr:`options_model`, every default filled."""
-        return parse_options(cls.options_model, options)
-
-    @classmethod
     @abstractmethod
     def from_config(cls, model: dict[str, Any], *, project_root: Any = None) -> SFMBackend:
         """Load from a config's ``model`` section (weights from a hub id or a local path)."""

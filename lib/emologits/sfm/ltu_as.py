@@ -34,7 +34,7 @@ from pydantic import Field
 
 from emologits.config import resolve_path
 from emologits.errors import ConfigError, DataError
-from emologits.sfm.base import BackendOptions, GenerationRecord, GenerationSettings, SFMBackend
+from emologits.sfm.base import BackendOptions, GenerationRecord, GenerationSettings, SFMBackend, parse_options
 from emologits.sfm.capture import (
     generate_with_capture,
     reset_generation_defaults,
@@ -314,7 +314,7 @@ class LtuAsBackend(SFMBackend):
             WhisperTokenizer,
         )
 
-        options = cls.options_from_config(model.get("options"))
+        options = parse_options(cls.options_model, model.get("options"))
         device = resolve_device(model.get("device"))
         dtype = resolve_dtype(model.get("dtype"), device, gpu_default=torch.float16)  # float16, as the release
         transcript = options["transcript"]
