@@ -17,7 +17,7 @@ import pandas as pd
 
 from emologits.emotions import EmotionSet, get_emotion_set
 from emologits.extract.common import STATUS_OK, distribution_frame, failed_inference_reason, invalid_row, valid_row
-from emologits.extract.text import _parse_distribution, _parse_single_label, _vocabulary
+from emologits.extract.text import _parse_distribution, _parse_single_label, _Vocabulary, _vocabulary
 
 __all__ = ["NO_VALID_SAMPLE", "parsed_samples", "sample_validity", "sampling_distributions"]
 
@@ -44,7 +44,11 @@ def parsed_samples(texts: Sequence[object], prompt_kind: str,
                    emotion_set: EmotionSet | str | None = None) -> list[np.ndarray | None]:
     """Each text read by the prompt's parser: a probability vector over the set's classes (in its
     order; one-hot for the single prompt), or None when it gives no valid answer."""
-    vocab = _vocabulary(get_emotion_set(emotion_set))
+    return _parsed(texts, prompt_kind, _vocabulary(get_emotion_set(emotion_set)))
+
+
+def _parsed(texts: Sequence[object], prompt_kind: str, vocab: _Vocabulary) -> list[np.ndarray | None]:
+    """:func:`parsed_samples` with the parser's vocabulary already built (once per table)."""
     out: list[np.ndarray | None] = []
     for text in texts:
         if prompt_kind == "distribution":
@@ -65,12 +69,13 @@ def sampling_distributions(records: pd.DataFrame, prompt_kind: str, emotion_set:
     ``no_valid_sample``."""
     _check(records, prompt_kind, n)
     es = get_emotion_set(emotion_set)
+    vocab = _vocabulary(es)
     rows = []
     for rec in records.itertuples(index=False):
         if rec.status != STATUS_OK:
             rows.append(invalid_row(rec.utt_id, failed_inference_reason(rec.error)))
             continue
-        valid = [p for p in parsed_samples(_texts(rec.texts, n), prompt_kind, es) if p is not None]
+        valid = [p for p in _parsed(_texts(rec.texts, n), prompt_kind, vocab) if p is not None]
         if not valid:
             rows.append(invalid_row(rec.utt_id, NO_VALID_SAMPLE))
             continue
@@ -84,10 +89,10 @@ def sample_validity(records: pd.DataFrame, prompt_kind: str, emotion_set: Emotio
     """Per utterance, ``n_samples`` (among the first ``n``) and ``n_valid`` (those that parse); a
     failed record has 0 of each."""
     _check(records, prompt_kind, n)
-    es = get_emotion_set(emotion_set)
+    vocab = _vocabulary(get_emotion_set(emotion_set))
     rows = []
     for rec in records.itertuples(index=False):
         texts = _texts(rec.texts, n) if rec.status == STATUS_OK else []
-        parsed = parsed_samples(texts, prompt_kind, es)
+        parsed = _parsed(texts, prompt_kind, vocab)
         rows.append({"utt_id": rec.utt_id, "n_samples": len(texts), "n_valid": sum(p is not None for p in parsed)})
     return pd.DataFrame(rows, columns=["utt_id", "n_samples", "n_valid"])
