@@ -328,12 +328,19 @@ def prepare_iemocap(root: Path, *, selection: str | None = None, labels_only: bo
                            rule=f"selection rule {selection!r}", emotion_set=emotion_set)
 
 
+def manifest_and_counts(root: Path, *, selection: str, labels_only: bool, emotion_set: EmotionSet,
+                        dataset: str = "iemocap") -> tuple[pd.DataFrame, dict[str, int]]:
+    """:func:`prepare_iemocap` and :func:`selection_counts` from one parse of the label files (an
+    IEMOCAP-layout corpus named ``dataset``)."""
+    utterances = read_utterances(root)
+    return (prepare_iemocap(root, selection=selection, labels_only=labels_only, dataset=dataset,
+                            utterances=utterances, emotion_set=emotion_set),
+            selection_counts(root, utterances=utterances, emotion_set=emotion_set))
+
+
 def _prepare(root: Path, *, selection: str, labels_only: bool, options: dict[str, Any],
              emotion_set: EmotionSet) -> tuple[pd.DataFrame, dict[str, int]]:
-    utterances = read_utterances(root)  # parsed once for the manifest and the counts
-    return (prepare_iemocap(root, selection=selection, labels_only=labels_only, utterances=utterances,
-                            emotion_set=emotion_set),
-            selection_counts(root, utterances=utterances, emotion_set=emotion_set))
+    return manifest_and_counts(root, selection=selection, labels_only=labels_only, emotion_set=emotion_set)
 
 
 def _counts(root: Path, *, emotion_set: EmotionSet) -> dict[str, int]:

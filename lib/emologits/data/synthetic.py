@@ -31,8 +31,7 @@ from pydantic import Field
 from tqdm import tqdm
 
 from emologits.atomic import atomic_directory
-from emologits.data.iemocap import (DEFAULT_SELECTION, SELECTION_RULES, prepare_iemocap, read_utterances,
-                                    selection_counts)
+from emologits.data.iemocap import DEFAULT_SELECTION, SELECTION_RULES, manifest_and_counts, selection_counts
 from emologits.data.spec import DatasetSpec
 from emologits.emotions import EMOTIONS, PAPER4, EmotionSet
 from emologits.errors import DataError
@@ -288,10 +287,8 @@ class SyntheticOptions(StrictModel):
 def _prepare(root: Path, *, selection: str, labels_only: bool, options: dict[str, Any],
              emotion_set: EmotionSet) -> tuple[pd.DataFrame, dict[str, int]]:
     root = ensure_synthetic_corpus(root, n_utterances=options.get("n_utterances"), seed=options.get("seed"))
-    utterances = read_utterances(root)  # parsed once for the manifest and the counts
-    return (prepare_iemocap(root, selection=selection, labels_only=labels_only, dataset="synthetic",
-                            utterances=utterances, emotion_set=emotion_set),
-            selection_counts(root, utterances=utterances, emotion_set=emotion_set))
+    return manifest_and_counts(root, selection=selection, labels_only=labels_only, emotion_set=emotion_set,
+                               dataset="synthetic")
 
 
 def _counts(root: Path, *, emotion_set: EmotionSet) -> dict[str, int]:
