@@ -102,9 +102,7 @@ class GraniteStandIn(StandInProcessor):
         feats = feats[:, : feats.shape[1] // 2 * 2]
         stacked = feats.reshape(feats.shape[0], feats.shape[1] // 2, 2 * feats.shape[2])
         sizes = [self.embed_size(len(a)) for a in audio]
-        texts = [t.replace(self.audio_token, self.audio_token * n, 1) for t, n in zip(text, sizes)]
-        self.tokenizer.padding_side = (text_kwargs or {}).get("padding_side", "left")
-        out = dict(self.tokenizer(texts, return_tensors="pt", padding=True))
+        out = self.text_inputs(text, sizes, text_kwargs)
         out["input_features"] = stacked
         out["input_features_mask"] = torch.arange(max(sizes))[None] < torch.tensor(sizes)[:, None]
         return out

@@ -121,10 +121,7 @@ class Phi4StandIn(StandInProcessor):
     def __call__(self, *, text: Sequence[str], audio: Sequence[Any], sampling_rate: int, return_tensors: str = "pt",
                  text_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
         feats = self.feature_extractor(list(audio), sampling_rate=sampling_rate, return_tensors="pt")
-        texts = [t.replace(self.audio_token, self.audio_token * int(n), 1)
-                 for t, n in zip(text, feats["audio_embed_sizes"])]
-        self.tokenizer.padding_side = (text_kwargs or {}).get("padding_side", "left")
-        out = dict(self.tokenizer(texts, return_tensors="pt", padding=True))
+        out = self.text_inputs(text, feats["audio_embed_sizes"], text_kwargs)
         out.update(feats)
         return out
 

@@ -106,11 +106,17 @@ class StandInProcessor:
         feats = self.feature_extractor(list(audio), sampling_rate=sampling_rate, return_tensors="pt",
                                        padding="max_length", return_attention_mask=True)
         mask = feats["attention_mask"]
-        texts = [t.replace(self.audio_token, self.expand(self.n_tokens(int(m.sum()))), 1) for t, m in zip(text, mask)]
-        kw = {k: v for k, v in (text_kwargs or {}).items() if k != "padding_side"}
-        self.tokenizer.padding_side = (text_kwargs or {}).get("padding_side", "left")
-        out = dict(self.tokenizer(texts, return_tensors="pt", **kw))
+        out = self.text_inputs(text, [self.n_tokens(int(m.sum())) for m in mask], text_kwargs)
         out[self.features_key] = feats["input_features"]
         if self.mask_key:
             out[self.mask_key] = mask
         return out
+
+    def text_inputs(self, text: Sequence[str], counts: Sequence[int],
+                    text_kwargs: dict[str, Any] | None) -> dict[str, Any]:
+        """Each row's audio placeholder expanded for its clip (``counts[i]`` placeholders), the rows
+        tokenized and padded (``text_kwargs``; default: padding on the left)."""
+        texts = [t.replace(self.audio_token, self.expand(int(n)), 1) for t, n in zip(text, counts)]
+        kw = {"padding": True, **(text_kwargs or {})}
+        self.tokenizer.padding_side = kw.pop("padding_side", "left")
+        return dict(self.tokenizer(texts, return_tensors="pt", **kw))
