@@ -7,6 +7,7 @@ Layout of ``runs/<run>/`` (see README "Outputs"):
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,16 @@ NOTEBOOKS: dict[str, str] = {
 COMPARISON_NOTEBOOKS: dict[str, str] = {
     "08_model_comparison": "leaderboard: models x methods x metrics (a compare config only)",
 }
+
+
+def notebook_stem(value: str, stems: Iterable[str] = (*NOTEBOOKS, *COMPARISON_NOTEBOOKS)) -> str | None:
+    """The notebook of ``stems`` that ``value`` names (its number, ``03`` or ``3``, or its file
+    name, ``03_text_extraction``, ``.ipynb`` optional), or None."""
+    name = str(value).strip().removesuffix(".ipynb")
+    for stem in stems:
+        if name == stem or (name.isdigit() and int(name) == int(stem.split("_", 1)[0])):
+            return stem
+    return None
 
 
 class MissingInputError(EmologitsError):
@@ -212,5 +223,5 @@ def subset_manifest(manifest: pd.DataFrame, limit: int | None, seed: int = 0) ->
 
 
 __all__ = ["COMPARISON_NOTEBOOKS", "NOTEBOOKS", "PRODUCERS", "DistributionKey", "MissingInputError", "align_with_truth", "distribution_path", "evaluation_kwargs", "producing_notebook", "token_normalizations",
-           "manifest_path", "read_distributions", "reports_dir", "require", "subset_manifest",
+           "manifest_path", "notebook_stem", "read_distributions", "reports_dir", "require", "subset_manifest",
            "write_distributions", "write_parquet"]

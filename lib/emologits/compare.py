@@ -31,7 +31,7 @@ import pandas as pd
 import yaml
 from pydantic import Field, field_validator, model_validator
 
-from emologits.artifacts import COMPARISON_NOTEBOOKS, NOTEBOOKS, DistributionKey
+from emologits.artifacts import COMPARISON_NOTEBOOKS, NOTEBOOKS, DistributionKey, notebook_stem
 from emologits.config import (Config, DataSection, EvaluationSection, _merge, config_from_dict, read_yaml,
                                resolve_path)
 from emologits.errors import ConfigError
@@ -55,15 +55,6 @@ METHOD_LABELS: dict[str, str] = {
     "likelihood": "Label likelihood",
 }
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-def _notebook_stem(value: str) -> str | None:
-    """The notebook ``value`` names (``03``, ``3`` or ``03_text_extraction``), or None."""
-    name = str(value).strip().removesuffix(".ipynb")
-    for stem in [*NOTEBOOKS, *COMPARISON_NOTEBOOKS]:
-        if name == stem or (name.isdigit() and int(name) == int(stem.split("_", 1)[0])):
-            return stem
-    return None
 
 
 class ComparedModel(StrictModel):
@@ -155,7 +146,7 @@ class ComparisonSchema(StrictModel):
     @field_validator("notebooks")
     @classmethod
     def _notebooks(cls, value: list[str]) -> list[str]:
-        stems = [_notebook_stem(v) for v in value]
+        stems = [notebook_stem(v) for v in value]
         unknown = [v for v, s in zip(value, stems) if s is None or s in COMPARISON_NOTEBOOKS]
         if unknown:
             raise ValueError(f"{unknown}: not a model notebook (known: {', '.join(NOTEBOOKS)})")
@@ -370,7 +361,7 @@ def _split_only(only: Sequence[str] | None, notebooks: Sequence[str]) -> tuple[l
     """(the model notebooks to run, whether to run 08) for ``--only`` (None: all of them)."""
     if not only:
         return list(notebooks), True
-    stems = {_notebook_stem(v): v for v in only}
+    stems = {notebook_stem(v): v for v in only}
     unknown = [v for s, v in stems.items() if s is None or (s not in notebooks and s not in COMPARISON_NOTEBOOKS)]
     if unknown:
         listing = ", ".join([*notebooks, *COMPARISON_NOTEBOOKS])

@@ -24,7 +24,7 @@ import zmq
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
-from emologits.artifacts import NOTEBOOKS
+from emologits.artifacts import NOTEBOOKS, notebook_stem
 from emologits.atomic import DISK_FULL_ERRNOS, atomic_path, disk_full_error
 from emologits.config import Config, load_config
 from emologits.data import DATASETS
@@ -123,11 +123,9 @@ def select_notebooks(only: Sequence[str] | None) -> list[str]:
     chosen: set[str] = set()
     unknown: list[str] = []
     for value in only:
-        name = str(value).strip().removesuffix(".ipynb")
-        hits = [stem for stem in NOTEBOOKS
-                if name == stem or (name.isdigit() and int(name) == int(stem.split("_", 1)[0]))]
-        if hits:
-            chosen.update(hits)
+        stem = notebook_stem(value, NOTEBOOKS)
+        if stem:
+            chosen.add(stem)
         else:
             unknown.append(str(value))
     if unknown:
