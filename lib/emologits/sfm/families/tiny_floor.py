@@ -95,7 +95,7 @@ class TinyFloorBackend(SFMBackend):
         from emologits.sfm import backend_class
 
         family_cls = backend_class(family)
-        module = _family_module(family)
+        module = importlib.import_module(family_cls.__module__)
         dtype = model.get("dtype")
         dtype = "float32" if dtype in (None, "auto") else dtype
         device = model.get("device") or "cpu"
@@ -105,13 +105,11 @@ class TinyFloorBackend(SFMBackend):
             ensure_tiny_checkpoint(module, path, family=family, seed=seed)
             inner = family_cls.load(str(path), dtype=dtype, device=device, logits_dtype=model.get("logits_dtype"))
         else:
-            import torch
-
             from emologits.sfm.device import resolve_device, resolve_dtype
 
             net, processor = module.tiny_parts(seed=seed)
             dev = resolve_device(device)
-            net = net.to(device=dev, dtype=resolve_dtype(dtype, dev) or torch.float32)
+            net = net.to(device=dev, dtype=resolve_dtype(dtype, dev))
             inner = family_cls(net, processor, name_or_path=f"tiny-floor:{family}-{seed}", revision=None,
                                device=dev, logits_dtype=model.get("logits_dtype"))
         return cls(inner, family=family, init_seed=seed)
