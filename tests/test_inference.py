@@ -503,3 +503,13 @@ def test_computing_blocks_reads_none_of_the_parts_this_run_writes(tmp_path, monk
     last_write = len(events) - 1 - events[::-1].index("write")
     assert events.count("write") == 6 and "read" not in events[:last_write]  # the summaries read after
     assert events[last_write:].count("read") == 6  # each part once, for every summary of the run
+
+
+def test_load_records_reads_only_the_columns_asked_for(tmp_path):
+    cfg = load_config(make_project(tmp_path, n=4))
+    run_inference(cfg, "ambiguous", progress=False)
+    full, info = load_records(cfg.run_dir, "ambiguous")
+    some, some_info = load_records(cfg.run_dir, "ambiguous", columns=["seconds"])
+    assert list(some.columns) == ["utt_id", "status", "error", "seconds"] and "tracked_logits" in full.columns
+    pd.testing.assert_frame_equal(some, full[list(some.columns)])
+    assert some_info["summary"] == info["summary"]

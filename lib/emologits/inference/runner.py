@@ -318,7 +318,7 @@ def run_configured(cfg: Config, *, backend: SFMBackend | None = None, progress: 
     for prompt_id in cfg.prompts["ids"]:
         for method in (m for m in cfg.pipeline["methods"] if cfg.runs(m, prompt_id)):
             out = run_prompt(cfg, prompt_id, method=method, backend=backend, progress=progress).out_dir
-            records, info = load_records(cfg.run_dir, prompt_id, method=method)
+            records, info = load_records(cfg.run_dir, prompt_id, method=method, columns=["seconds"])
             reasons = info["summary"]["failures_by_reason"]
             rows.append({"prompt": prompt_id, "method": method, "utterances": len(records),
                          "ok": int((records["status"] == "ok").sum()), "failed": int((records["status"] != "ok").sum()),
@@ -382,7 +382,8 @@ def _run_manifest_ids(run_dir: Path) -> list[str] | None:
     return [str(u) for u in pq.read_table(path, columns=["utt_id"]).column("utt_id").to_pylist()]
 
 
-def load_records(run_dir: str | Path, prompt_id: str, method: str = "generate") -> tuple[pd.DataFrame, dict]:
+def load_records(run_dir: str | Path, prompt_id: str, method: str = "generate",
+                 columns: Sequence[str] | None = None) -> tuple[pd.DataFrame, dict]:
     """All records of one prompt's run (each utterance's newest), in manifest order, and its run info
     (run.json, with ``summary`` recomputed from the parts on disk). ``run_dir`` is ``runs/<run>``
     (``cfg.run_dir``). When ``runs/<run>/manifest.parquet`` exists, only its utterances are returned
@@ -390,7 +391,8 @@ def load_records(run_dir: str | Path, prompt_id: str, method: str = "generate") 
     (``run.json`` ``own_inputs``, e.g. ``contextual``'s content-free ones) has its records sorted by id.
 
     ``tracked_logits`` cells hold J rows of T values (``np.stack(cell)`` gives the (J, T) array);
-    ``run_info["tracked_ids"]`` gives the T token ids in column order.
+    ``run_info["tracked_ids"]`` gives the T token ids in column order. ``columns``: read only
+    these record columns (besides ``utt_id``, ``status`` and ``error``; None: all).
     """
     out_dir = output_dir(Path(run_dir), prompt_id, method)
     info_path = out_dir / "run.json"
@@ -399,7 +401,8 @@ def load_records(run_dir: str | Path, prompt_id: str, method: str = "generate") 
         raise DataError(f"{info_path} not found: run `python -m emologits infer --config CFG --prompt "
                         f"{prompt_id}{flag}` first (or notebooks/02_inference.ipynb)")
     info = json.loads(info_path.read_text())
-    records = read_latest(out_dir)
+    wanted = None if columns is None else list(dict.fromkeys(["utt_id", "status", "error", *columns]))
+    records = read_latest(out_dir, wanted)
     if not len(records):
         records = pd.DataFrame(columns=info.get("columns", list(RECORD_COLUMNS)))
     latest = records  # every utterance's newest record, for the summary
