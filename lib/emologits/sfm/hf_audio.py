@@ -9,8 +9,7 @@ longest clip instead of the model's window and breaks, e.g., Audio Flamingo 3's 
 Capture: the single-pass :func:`~emologits.sfm.capture.generate_with_capture` on the module whose
 output carries the text logits (:meth:`HfAudioBackend.text_model`, e.g. an Omni model's thinker).
 Label likelihood: :func:`~emologits.sfm.capture.score_continuations_batch` (one prefix pass, cache
-reused), or, for a family whose cache cannot be reused that way, one full forward pass per
-utterance x continuation (:attr:`HfAudioBackend.batched_scoring` False; slower, same numbers).
+reused).
 
 Each model family is a small subclass in ``sfm/families/`` that overrides only its hooks; the
 generic ``hf-audio`` name picks the family from the checkpoint's ``config.model_type``.
@@ -127,8 +126,6 @@ class HfAudioBackend(SFMBackend):
     default_model: ClassVar[str | None] = None
     #: Auto classes tried after the class named by ``config.architectures``.
     auto_classes: ClassVar[tuple[str, ...]] = AUTO_CLASSES
-    #: One cached prefix pass per batch (True) or one forward per utterance x continuation.
-    batched_scoring: ClassVar[bool] = True
     #: Families whose code ships with the checkpoint, not with transformers.
     needs_remote_code: ClassVar[bool] = False
     #: Input keys the processor returns that the model's forward does not take.
@@ -338,47 +335,10 @@ class HfAudioBackend(SFMBackend):
     def score_from_inputs(self, inputs: Mapping[str, Any],
                           continuation_ids: Sequence[Sequence[Sequence[int]]]) -> list[list[np.ndarray]]:
         """Per row and continuation, per-token log-probs: :func:`score_continuations_batch` (one
-        prefix pass for the batch, one for every multi-token continuation), or one full forward per
-        row x continuation where :attr:`batched_scoring` is False."""
+        prefix pass for the batch, one for every multi-token continuation)."""
         prefix = self.scoring_inputs(dict(inputs))
         with self.scoring_context():
-            if self.batched_scoring:
-                return score_continuations_batch(self.text_model(), prefix, continuation_ids)
-            return self.score_one_by_one(prefix, continuation_ids)
-
-    def score_one_by_one(self, prefix: Mapping[str, Any],
-                         continuation_ids: Sequence[Sequence[Sequence[int]]]) -> list[list[np.ndarray]]:
-        """One forward pass per row x continuation: the row's unpadded prefix with the continuation
-        appended (the fallback when a family's cache cannot be reused across a batch)."""
-        ids, mask = prefix["input_ids"], prefix.get("attention_mask")
-        per_row = [k for k, v in prefix.items() if isinstance(v, torch.Tensor) and v.shape[:1] == ids.shape[:1]
-                   and v.dim() >= 2 and v.shape[1] == ids.shape[1] and k not in ("input_ids", "attention_mask")]
-        out: list[list[np.ndarray]] = []
-        model = self.text_model()
-        with torch.inference_mode():
-            for b, conts in enumerate(continuation_ids):
-                keep = slice(None) if mask is None else mask[b].bool()
-                row_ids = ids[b][keep]
-                scores = []
-                for cont in conts:
-                    if not cont:
-                        scores.append(np.zeros(0, np.float32))
-                        continue
-                    c = torch.tensor(cont, dtype=row_ids.dtype, device=row_ids.device)
-                    full = {k: (v[b:b + 1] if isinstance(v, torch.Tensor) and v.shape[:1] == ids.shape[:1] else v)
-                            for k, v in prefix.items()}
-                    full["input_ids"] = torch.cat([row_ids, c])[None]
-                    full["attention_mask"] = torch.ones_like(full["input_ids"])
-                    for k in per_row:  # per-token inputs (e.g. token type ids): text tokens after the prefix
-                        row = prefix[k][b][keep]
-                        full[k] = torch.cat([row, torch.zeros(len(cont), *row.shape[1:], dtype=row.dtype,
-                                                              device=row.device)])[None]
-                    logits = model(**full, return_dict=True).logits[0].to(torch.float32)
-                    n = len(row_ids)
-                    logp = torch.log_softmax(logits[n - 1:n - 1 + len(cont)], -1)
-                    scores.append(logp[torch.arange(len(cont)), c.to(logp.device)].cpu().numpy().astype(np.float32))
-                out.append(scores)
-        return out
+            return score_continuations_batch(self.text_model(), prefix, continuation_ids)
 
     def provenance(self) -> dict[str, Any]:
         """Model id/path, requested and resolved revision, dtype, logits dtype, attention
@@ -403,8 +363,3 @@ class HfAudioBackend(SFMBackend):
             "torch": torch.__version__,
         }
 
-
-def import_object(spec: str) -> Any:
-    """``"package.module:Object"`` imported."""
-    module, _, obj = spec.partition(":")
-    return getattr(importlib.import_module(module), obj)
