@@ -26,7 +26,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from emologits.data.manifest import finish_manifest
-from emologits.data.ratings import DEFAULT_VOTE_RULE, VOTE_RULES, vote_counts
+from emologits.data.ratings import DEFAULT_VOTE_RULE, VOTE_RULES, consensus_counts, vote_counts
 from emologits.data.spec import DatasetSpec
 from emologits.emotions import EmotionSet
 from emologits.errors import DataError
@@ -150,9 +150,7 @@ def _votes(utt: Utterance) -> Counter:
 
 def _keep(utt: Utterance, names: tuple[str, ...], rule: str) -> list[int] | None:
     if rule == "consensus":
-        if CONSENSUS_CLASSES[utt.consensus] not in names:
-            return None
-        return vote_counts(_votes(utt), names, "drop-other")
+        return consensus_counts(_votes(utt), names, CONSENSUS_CLASSES[utt.consensus])
     return vote_counts(_votes(utt), names, rule)
 
 

@@ -31,7 +31,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from emologits.data.manifest import finish_manifest
-from emologits.data.ratings import DEFAULT_VOTE_RULE, VOTE_RULES, vote_counts
+from emologits.data.ratings import DEFAULT_VOTE_RULE, VOTE_RULES, consensus_counts, vote_counts
 from emologits.data.spec import DatasetSpec
 from emologits.emotions import EmotionSet
 from emologits.errors import DataError
@@ -269,9 +269,7 @@ def _keep(utt: Utterance, names: tuple[str, ...], rule: str, options: dict[str, 
         return None
     v = votes(utt, names, options["secondary"])
     if rule == "consensus":
-        if CONSENSUS_CLASSES[utt.consensus] not in names:
-            return None
-        return vote_counts(v, names, "drop-other")
+        return consensus_counts(v, names, CONSENSUS_CLASSES[utt.consensus])
     return vote_counts(v, names, rule)
 
 

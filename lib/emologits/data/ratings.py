@@ -63,6 +63,13 @@ def vote_counts(votes: Mapping[str | None, float], names: tuple[str, ...], rule:
     return inset if _KEEP[rule](sum(inset), other) else None
 
 
+def consensus_counts(votes: Mapping[str | None, float], names: tuple[str, ...],
+                     consensus_class: str | None) -> list[int] | None:
+    """The MSP corpora's ``consensus`` rule: kept when the release's consensus class is one of
+    ``names``; the distribution is ``drop-other``'s (the in-set ratings, renormalised)."""
+    return vote_counts(votes, names, "drop-other") if consensus_class in names else None
+
+
 def vote_rule_counts(all_votes: Iterable[Mapping[str | None, float]], names: tuple[str, ...]) -> dict[str, int]:
     """Utterances each vote rule keeps."""
     all_votes = list(all_votes)
