@@ -412,14 +412,13 @@ def load_records(run_dir: str | Path, prompt_id: str, method: str = "generate",
         records = records[records["utt_id"].isin(order)]
         records = records.iloc[np.argsort([order[u] for u in records["utt_id"]], kind="stable")]
         expected: Sequence[str] = manifest_ids
+        n_expected = len(manifest_ids)
     else:
         records = records.sort_values("utt_id", kind="stable")
         expected = list(records["utt_id"])
-        if len(expected) < info["manifest"]["n_utterances"]:
-            expected = expected + [None] * (info["manifest"]["n_utterances"] - len(expected))  # type: ignore[list-item]
-    summary = _summary(latest, [u for u in expected if u is not None])
-    summary["n_expected"] = len(expected)
-    summary["complete"] = summary["n_done"] >= summary["n_expected"]
+        n_expected = max(len(expected), info["manifest"]["n_utterances"])  # inputs without a record count too
+    summary = {**_summary(latest, expected), "n_expected": n_expected}
+    summary["complete"] = summary["n_done"] >= n_expected
     info["summary"] = summary
     if not summary["complete"]:
         warnings.warn(f"{out_dir}: only {summary['n_done']} of {summary['n_expected']} utterances are done; "
