@@ -229,10 +229,14 @@ def argmax_labels(pred: Any, ties: str = "paper", classes: Classes = None) -> np
     """
     p = _distributions(pred, "pred")
     names = class_names(pred, p.shape[1], classes)
-    order = tie_order(names, ties)
-    cols = [names.index(e) for e in order]
-    best = np.argmax(p[:, cols], axis=1)  # np.argmax returns the first maximum
-    return np.array([order[i] for i in best], dtype=object)
+    return np.array([names[i] for i in argmax_columns(p, names, ties)], dtype=object)
+
+
+def argmax_columns(p: np.ndarray, names: Sequence[str], ties: str = "paper") -> np.ndarray:
+    """Column index of each row's largest value in ``p`` (columns named ``names``), ties broken
+    by :func:`tie_order`."""
+    cols = [list(names).index(e) for e in tie_order(names, ties)]
+    return np.asarray(cols)[np.argmax(p[:, cols], axis=1)]  # np.argmax returns the first maximum
 
 
 def _label_names(classes: Classes) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from emologits.metrics.functions import (
-    Classes, _distributions, _pair, check_choice, class_names, tie_order, TIE_CONVENTIONS,
+    Classes, _distributions, _pair, argmax_columns, check_choice, class_names, TIE_CONVENTIONS,
 )
 
 #: Added to the prediction inside the log of the soft-label NLL.
@@ -41,8 +41,7 @@ def argmax_codes(x: Any, ties: str = "paper", classes: Classes = None) -> np.nda
         names = class_names(x, arr.shape[1], classes)
     except ValueError:
         names = tuple(str(i) for i in range(arr.shape[1]))
-    cols = [names.index(e) for e in tie_order(names, ties)]
-    return np.asarray(cols)[np.argmax(arr[:, cols], axis=1)]
+    return argmax_columns(arr, names, ties)
 
 
 def expected_calibration_error(truth: Any, pred: Any, n_bins: int = ECE_BINS, ties: str = "paper",
