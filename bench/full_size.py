@@ -348,14 +348,12 @@ def _sync() -> None:
         torch.cuda.synchronize()
 
 
-def _variants(backend: Any, text_model: Any, inputs: Mapping[str, Any], tracked: list[int],
+def _variants(text_model: Any, inputs: Mapping[str, Any], tracked: list[int],
               settings: Any) -> dict[str, Callable[[], None]]:
     """The timed calls on one batch: the prefill pass, plain ``generate``, generation with capture."""
     import torch
 
     from emologits.sfm.capture import generate_with_capture
-
-    extra = backend.generate_extra_kwargs()
 
     def prefill() -> None:
         with torch.inference_mode():
@@ -364,11 +362,11 @@ def _variants(backend: Any, text_model: Any, inputs: Mapping[str, Any], tracked:
 
     def plain() -> None:
         with torch.inference_mode():
-            text_model.generate(**inputs, **extra, **settings.generate_kwargs())
+            text_model.generate(**inputs, **settings.generate_kwargs())
         _sync()
 
     def capture() -> None:
-        generate_with_capture(text_model, {**inputs, **extra}, tracked, settings, eos_token_ids=[],
+        generate_with_capture(text_model, dict(inputs), tracked, settings, eos_token_ids=[],
                               decode=lambda ids: "")
         _sync()
 
@@ -406,7 +404,7 @@ def measure_family(spec: FullSize, *, device: str, dtype: Any, batch_sizes: list
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
 
-        times = interleaved(_variants(backend, text_model, inputs, tracked, settings), repeats=repeats,
+        times = interleaved(_variants(text_model, inputs, tracked, settings), repeats=repeats,
                             warmup=warmup)
         ratio = ratio_stats(times, "capture", "plain")
         t_plain, t_prefill, t_capture = (statistics.median(times[k]) for k in ("plain", "prefill", "capture"))

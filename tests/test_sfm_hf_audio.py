@@ -96,8 +96,8 @@ def test_captured_logits_equal_generate_output_logits(backend):
     for call in calls:
         inputs = backend.model_inputs(call, PROMPT)
         with torch.no_grad():
-            ref = backend.text_model().generate(**inputs, **backend.generate_extra_kwargs(), max_new_tokens=5,
-                                                do_sample=False, return_dict_in_generate=True, output_logits=True)
+            ref = backend.text_model().generate(**inputs, max_new_tokens=5, do_sample=False,
+                                                return_dict_in_generate=True, output_logits=True)
         n_in = inputs["input_ids"].shape[1]
         logits = torch.stack(ref.logits, 1)
         refs += [(ref.sequences[row, n_in:].tolist(), logits[row]) for row in range(len(call))]
@@ -139,7 +139,7 @@ def test_likelihood_equals_plain_forward(backend):
     audios = _audios(3, seed=5)
     scores = backend.score_batch(audios, PROMPT, CONTS)
     for audio, row in zip(audios, scores):
-        prefix = backend.scoring_inputs(backend.model_inputs([audio], PROMPT))
+        prefix = backend.model_inputs([audio], PROMPT)
         for cont, got in zip(CONTS, row):
             ids = backend.tokenizer(cont, add_special_tokens=False)["input_ids"]
             full = dict(prefix)

@@ -136,7 +136,7 @@ class HfAudioBackend(SFMBackend):
         self.model = model.eval()
         self.prepare_model()
         self.processor = processor
-        self.tokenizer = self.tokenizer_of(processor)
+        self.tokenizer = processor.tokenizer
         self.tokenizer.padding_side = "left"
         gen_model = self.text_model()
         #: Decoding defaults the checkpoint shipped, dropped so the run's settings alone apply.
@@ -147,7 +147,7 @@ class HfAudioBackend(SFMBackend):
         self.logits_dtype = logits_dtype
         if logits_dtype == "float32":
             float32_head(gen_model)
-        self.sampling_rate = self.processor_sampling_rate()
+        self.sampling_rate = int(self.processor.feature_extractor.sampling_rate)
         self.max_audio_seconds = float(max_audio_seconds or self.processor_window_seconds())
         eos = gen_model.generation_config.eos_token_id
         eos = [eos] if isinstance(eos, int) else list(eos or [])
@@ -166,14 +166,6 @@ class HfAudioBackend(SFMBackend):
         """Family hook: the module that generates text and whose output carries the logits
         (default: the model itself; Omni models: their thinker)."""
         return self.model
-
-    @staticmethod
-    def tokenizer_of(processor: Any) -> Any:
-        return processor.tokenizer
-
-    def processor_sampling_rate(self) -> int:
-        """Family hook: the sampling rate the processor's feature extractor expects."""
-        return int(self.processor.feature_extractor.sampling_rate)
 
     def processor_window_seconds(self) -> float:
         """Family hook: the longest audio the model takes in one call, from the processor."""
@@ -199,14 +191,6 @@ class HfAudioBackend(SFMBackend):
         text = self.chat_text(prompt)
         return self.processor(text=[text] * len(clips), audio=list(clips), sampling_rate=self.sampling_rate,
                               return_tensors="pt", text_kwargs={"padding": True, "padding_side": "left"})
-
-    def generate_extra_kwargs(self) -> dict[str, Any]:
-        """Family hook: extra keyword arguments for the text model's ``generate``."""
-        return {}
-
-    def scoring_inputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        """Family hook: the inputs a plain forward pass takes (default: those of ``generate``)."""
-        return inputs
 
     @contextlib.contextmanager
     def scoring_context(self) -> Iterator[None]:
@@ -316,7 +300,7 @@ class HfAudioBackend(SFMBackend):
         """:meth:`generate` from prepared model inputs."""
         text_model = self.text_model()
         return generate_with_capture(
-            text_model, {**inputs, **self.generate_extra_kwargs()}, tracked_ids, settings,
+            text_model, dict(inputs), tracked_ids, settings,
             eos_token_ids=self.eos_token_ids, decode=lambda ids: self.tokenizer.decode(ids, skip_special_tokens=True))
 
     def score(self, audio: np.ndarray, prompt: str, continuations: Sequence[str]) -> list[np.ndarray]:
@@ -336,7 +320,7 @@ class HfAudioBackend(SFMBackend):
                           continuation_ids: Sequence[Sequence[Sequence[int]]]) -> list[list[np.ndarray]]:
         """Per row and continuation, per-token log-probs: :func:`score_continuations_batch` (one
         prefix pass for the batch, one for every multi-token continuation)."""
-        prefix = self.scoring_inputs(dict(inputs))
+        prefix = dict(inputs)
         with self.scoring_context():
             return score_continuations_batch(self.text_model(), prefix, continuation_ids)
 
