@@ -11,17 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from emologits.sfm.hf_audio import HfAudioBackend, audio_prompt_turn, resolve_name_or_path
+from emologits.sfm.hf_audio import HfAudioBackend, HfAudioOptions, audio_prompt_turn, resolve_name_or_path
 
 DEFAULT_MODEL = "Qwen/Qwen2-Audio-7B-Instruct"
 
-__all__ = ["DEFAULT_MODEL", "Qwen2AudioBackend", "chat_text", "resolve_name_or_path"]
+__all__ = ["DEFAULT_MODEL", "Qwen2AudioBackend", "Qwen2AudioOptions", "chat_text", "resolve_name_or_path"]
 
 
 def chat_text(processor: Any, prompt: str) -> str:
     """The processor's chat template: one user turn (audio placeholder, then the prompt), plus the
     assistant answer prefix (``<|im_start|>assistant\n``)."""
     return processor.apply_chat_template(audio_prompt_turn(prompt), add_generation_prompt=True, tokenize=False)
+
+
+class Qwen2AudioOptions(HfAudioOptions):
+    """``model.options`` of qwen2-audio: passed to ``from_pretrained`` (None: its default)."""
 
 
 class Qwen2AudioBackend(HfAudioBackend):
@@ -31,3 +35,4 @@ class Qwen2AudioBackend(HfAudioBackend):
     family = "Qwen2-Audio"
     model_types = ("qwen2_audio",)
     default_model = DEFAULT_MODEL
+    options_model = Qwen2AudioOptions
