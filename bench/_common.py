@@ -47,9 +47,14 @@ def interleaved(fns: dict[str, Callable[[], object]], *, repeats: int, warmup: i
     return times
 
 
+def medians(times: dict[str, list[float]]) -> dict[str, float]:
+    """Median of each variant's times."""
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def median_times(fns: dict[str, Callable[[], object]], *, repeats: int, warmup: int) -> dict[str, float]:
     """Median wall time of each function (:func:`interleaved`)."""
-    return {k: statistics.median(v) for k, v in interleaved(fns, repeats=repeats, warmup=warmup).items()}
+    return medians(interleaved(fns, repeats=repeats, warmup=warmup))
 
 
 def ratio_stats(times: dict[str, list[float]], a: str, b: str) -> dict[str, object]:

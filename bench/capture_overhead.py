@@ -19,7 +19,6 @@ interquartile range: one run gives a stable ratio on a shared machine. Full-size
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,8 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PROJECT_ROOT, emit, interleaved, load_demo_backend, ratio_stats, synthetic_audios  # noqa: E402
+from _common import (PROJECT_ROOT, emit, interleaved, load_demo_backend, medians, ratio_stats,  # noqa: E402
+                     synthetic_audios)
 
 REFERENCE_VOCAB = 150_000
 
@@ -62,7 +62,7 @@ def measure(backend: Any, audios: list[np.ndarray], prompt: str, settings: Any, 
     captured, plain_text = with_capture(), plain()
     same_text = [r.text for r in captured] == [t for t in plain_text]
     times = interleaved({"capture": with_capture, "plain": plain}, repeats=repeats, warmup=warmup)
-    t = {k: statistics.median(v) for k, v in times.items()}
+    t = medians(times)
     capture_ratio = ratio_stats(times, "capture", "plain")
 
     # (b) bytes kept vs full-vocabulary logits, from the records themselves
@@ -76,7 +76,7 @@ def measure(backend: Any, audios: list[np.ndarray], prompt: str, settings: Any, 
                         for i in range(0, len(audios), bs)]
 
     tbs = interleaved({"b8": run(8), "b1": run(1)}, repeats=max(3, repeats // 2), warmup=1)
-    tb = {k: statistics.median(v) for k, v in tbs.items()}
+    tb = medians(tbs)
     ups8, ups1 = len(audios) / tb["b8"], len(audios) / tb["b1"]
     throughput = ratio_stats(tbs, "b1", "b8")  # time at batch 1 / at batch 8 = throughput 8 / 1
     return {

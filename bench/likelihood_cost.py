@@ -24,12 +24,12 @@ repeat, with its spread (min, max), so one run gives a stable ratio. Last output
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PROJECT_ROOT, emit, interleaved, load_demo_backend, ratio_stats, synthetic_audios  # noqa: E402
+from _common import (PROJECT_ROOT, emit, interleaved, load_demo_backend, medians, ratio_stats,  # noqa: E402
+                     synthetic_audios)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"model_gen_b{bs}": model_generate(bs), f"model_lik_b{bs}": model_likelihood(bs)})
         fns[f"model_prefix_b{batch}"] = model_prefix(batch)
         times = interleaved(fns, repeats=args.repeats, warmup=args.warmup)
-        per = {k: statistics.median(v) / len(audios) for k, v in times.items()}
+        per = {k: v / len(audios) for k, v in medians(times).items()}
         out: dict = {}
         for kind in ("model", "e2e"):
             pre = "model_" if kind == "model" else ""
