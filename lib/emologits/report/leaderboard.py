@@ -21,7 +21,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -63,29 +63,21 @@ def _mean_ci(values: np.ndarray | None, n_boot: int, seed: int) -> tuple[float, 
 def leaderboard_table(entries: Sequence[Entry], metrics: Sequence[str | Metric], *, n_boot: int = 1000,
                       seed: int = 0) -> pd.DataFrame:
     """The numeric leaderboard: columns ``model, method, method_id, prompt, distribution``, per
-    metric ``<m>, <m>_ci_low, <m>_ci_high`` (x100 for percent metrics, as every table here), then
-    ``seconds_per_utt`` with its CI, ``n`` and ``n_invalid``; one row per entry, in order."""
+    metric ``<m>, <m>_ci_low, <m>_ci_high`` (:func:`emologits.report.tables.metric_table`: x100 for
+    percent metrics, as every table here), then ``seconds_per_utt`` with its CI, ``n`` and
+    ``n_invalid``; one row per entry, in order."""
     from emologits.compare import METHOD_LABELS
+    from emologits.report.tables import TableRow, metric_table
 
-    specs = resolve_metrics(metrics)
-    rows = []
-    for e in entries:
-        rec: dict[str, Any] = {"model": e.model, "method": f"{METHOD_LABELS.get(e.method, e.method)} ({e.key.prompt})",
-                               "method_id": e.method, "prompt": e.key.prompt, "distribution": e.key.name}
-        for m in specs:
-            scale = 100.0 if m.percent else 1.0
-            v = e.result.get(m.name) if e.result is not None else None
-            for suffix, attr in (("", "value"), ("_ci_low", "ci_low"), ("_ci_high", "ci_high")):
-                rec[f"{m.name}{suffix}"] = math.nan if v is None else float(getattr(v, attr)) * scale
-        mean, low, high = _mean_ci(e.seconds, n_boot, seed)
-        rec.update({"seconds_per_utt": mean, "seconds_per_utt_ci_low": low, "seconds_per_utt_ci_high": high})
-        rec["n"] = math.nan if e.result is None else e.result.count(specs[0])
-        rec["n_invalid"] = math.nan if e.result is None or e.result.n_invalid is None else e.result.n_invalid
-        rows.append(rec)
-    df = pd.DataFrame(rows)
-    for c in ("n", "n_invalid"):
-        if c in df:
-            df[c] = df[c].astype("Float64").astype("Int64")
+    df = metric_table([TableRow(e.model, f"{METHOD_LABELS.get(e.method, e.method)} ({e.key.prompt})", e.result)
+                       for e in entries], resolve_metrics(metrics)).rename(columns={"type": "model"})
+    df.insert(2, "method_id", [e.method for e in entries])
+    df.insert(3, "prompt", [e.key.prompt for e in entries])
+    df.insert(4, "distribution", [e.key.name for e in entries])
+    seconds = np.array([_mean_ci(e.seconds, n_boot, seed) for e in entries], dtype=float).reshape(-1, 3)
+    at = df.columns.get_loc("n")
+    for i, column in enumerate(("seconds_per_utt", "seconds_per_utt_ci_low", "seconds_per_utt_ci_high")):
+        df.insert(at + i, column, seconds[:, i])
     return df
 
 
