@@ -91,6 +91,16 @@ def likelihood_classes(records: pd.DataFrame) -> list[str]:
     return classes
 
 
+def _classes(records: pd.DataFrame, emotion_set: EmotionSet | str | None) -> list[str]:
+    """The classes scored: ``emotion_set``'s, or (None) the records' (:func:`likelihood_classes`)."""
+    classes = list(get_emotion_set(emotion_set).names) if emotion_set is not None else likelihood_classes(records)
+    if len(classes) < 2:
+        raise ValueError(f"likelihood records need logprob_<class> columns for at least two classes; "
+                         f"got {classes}")
+    pred_columns(classes)
+    return classes
+
+
 def _as_list(value: object) -> list:
     if isinstance(value, (list, tuple, np.ndarray, pd.Series)):
         return list(value)
@@ -104,11 +114,7 @@ def likelihood_distributions(records: pd.DataFrame, emotion_set: EmotionSet | st
     (:func:`likelihood_classes`, in column order). ``length_normalize`` divides each continuation's
     summed log-prob by its ``n_tokens``. Invalid reasons: ``inference_failed:<error>``,
     ``nonfinite_score``, ``malformed_record``."""
-    classes = list(get_emotion_set(emotion_set).names) if emotion_set is not None else likelihood_classes(records)
-    if len(classes) < 2:
-        raise ValueError(f"likelihood records need logprob_<class> columns for at least two classes; "
-                         f"got {classes}")
-    pred_columns(classes)
+    classes = _classes(records, emotion_set)
     rows = []
     for utt_id, scores in _scores_per_record(records, classes, length_normalize):
         if isinstance(scores, str):
@@ -131,8 +137,7 @@ def likelihood_class_scores(records: pd.DataFrame, emotion_set: EmotionSet | str
     """The per-utterance class log-probabilities the likelihood distribution is the softmax of
     (log-sum-exp per class, then ``log_softmax``): ``utt_id, s_<class>..., valid, reason`` in the
     records' order (arguments and invalid reasons as :func:`likelihood_distributions`). Calibration input."""
-    classes = list(get_emotion_set(emotion_set).names) if emotion_set is not None else likelihood_classes(records)
-    pred_columns(classes)
+    classes = _classes(records, emotion_set)
     rows = []
     for utt_id, scores in _scores_per_record(records, classes, length_normalize):
         if not isinstance(scores, str):
