@@ -174,18 +174,20 @@ def _no_data_figure(out_dir: str | os.PathLike, name: str, message: str, *,
 MIN_BIN_COUNT = 5
 
 
+def _marker_area(count: Any, sizes: tuple[float, float], size_norm: tuple[float, float]) -> np.ndarray:
+    """Marker area of a pooled reliability bin of ``count`` utterances: log-scaled from
+    ``size_norm`` (counts) onto ``sizes`` (points²), clipped (the panels and the count legend)."""
+    lo, hi = size_norm
+    frac = (np.log(np.asarray(count, dtype=float)) - np.log(lo)) / max(np.log(hi) - np.log(lo), 1e-9)
+    return sizes[0] + np.clip(frac, 0, 1) * (sizes[1] - sizes[0])
+
+
 def _reliability_axes(ax: Any, bins: pd.DataFrame, names: Sequence[str], min_count: int,
                       sizes: tuple[float, float], size_norm: tuple[float, float]) -> None:
     """One reliability panel: the diagonal, the pooled classes (black line, marker area ~ bin
     count), each class (coloured line and small markers drawn above the pooled line), thin bins hollow."""
     ax.plot([0, 1], [0, 1], ls="--", lw=0.7, color="0.6", zorder=1)
     colors = class_colors(names)
-
-    def area(count: pd.Series) -> np.ndarray:
-        lo, hi = size_norm
-        frac = (np.log(count.to_numpy(dtype=float)) - np.log(lo)) / max(np.log(hi) - np.log(lo), 1e-9)
-        return sizes[0] + np.clip(frac, 0, 1) * (sizes[1] - sizes[0])
-
     series = [("all classes", "black", 1.6, "-", bins[bins["class"] == "all"], 2)]
     series += [(c, colors[c], 1.0, "-", bins[bins["class"] == c], 4) for c in names]
     for label, color, lw, ls, data, z in series:
@@ -193,7 +195,7 @@ def _reliability_axes(ax: Any, bins: pd.DataFrame, names: Sequence[str], min_cou
         kept, thin = data[data["count"] >= min_count], data[data["count"] < min_count]
         ax.plot(kept["mean_pred"], kept["mean_true"], lw=lw, ls=ls, color=color, label=label, zorder=z)
         pooled = label == "all classes"
-        ax.scatter(kept["mean_pred"], kept["mean_true"], s=area(kept["count"]) if pooled else 10.0,
+        ax.scatter(kept["mean_pred"], kept["mean_true"], s=_marker_area(kept["count"], sizes, size_norm) if pooled else 10.0,
                    color=color, edgecolors="white", linewidths=0.4, zorder=z + 0.5)
         if len(thin):
             ax.scatter(thin["mean_pred"], thin["mean_true"], s=6, facecolors="none", edgecolors=color,
@@ -212,8 +214,7 @@ def _count_handles(size_norm: tuple[float, float], sizes: tuple[float, float], m
     counts = sorted({int(round(v)) for v in np.geomspace(max(lo, min_count, 1), max(hi, min_count, 1), 3)})
     handles = []
     for c in counts:
-        frac = (np.log(c) - np.log(lo)) / max(np.log(hi) - np.log(lo), 1e-9)
-        area = sizes[0] + np.clip(frac, 0, 1) * (sizes[1] - sizes[0])
+        area = _marker_area(c, sizes, size_norm)
         handles.append(Line2D([], [], ls="", marker="o", color="black", markersize=float(np.sqrt(area)),
                               label=f"{c} utt. (all classes)"))
     handles.append(Line2D([], [], ls="", marker="o", markerfacecolor="none", markeredgecolor="0.4",
