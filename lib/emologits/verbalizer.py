@@ -115,5 +115,9 @@ def class_token_ids(tokenizer: Any, surface_forms: SurfaceForms | None = None) -
 
 def tracked_token_ids(tokenizer: Any, surface_forms: SurfaceForms | None = None) -> list[int]:
     """Sorted unique union of all ids of :func:`class_token_ids`: what the runner captures per step."""
-    per_class = class_token_ids(tokenizer, surface_forms)
-    return sorted({i for entries in per_class.values() for ids in entries for i in ids})
+    return union_token_ids(class_token_ids(tokenizer, surface_forms))
+
+
+def union_token_ids(class_ids: Mapping[str, Sequence[Sequence[int]]]) -> list[int]:
+    """Sorted unique union of the ids of a :func:`class_token_ids` result."""
+    return sorted({i for entries in class_ids.values() for ids in entries for i in ids})

@@ -95,10 +95,10 @@ def token_ids_for(tokenizer: Any, emotion_set: EmotionSet | None = None,
     """The verbalizer's per-class token ids (:func:`emologits.verbalizer.class_token_ids`) for an
     emotion set, and the sorted union of all of them: the T ids captured per generated step
     (sec. 3.4.2)."""
-    from emologits.verbalizer import class_token_ids
+    from emologits.verbalizer import class_token_ids, union_token_ids
 
-    class_ids = class_token_ids(tokenizer, get_emotion_set(emotion_set).surface_forms())
-    return class_ids, sorted({i for forms in class_ids.values() for ids in forms for i in ids})
+    class_ids = class_token_ids(tokenizer, get_emotion_set(emotion_set))
+    return class_ids, union_token_ids(class_ids)
 
 
 def generate_batch(backend: SFMBackend, utt_ids: Sequence[str], audio_paths: Sequence[str | Path | None],
