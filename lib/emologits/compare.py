@@ -403,14 +403,9 @@ def run_comparison(config_path: str | Path, *, output_root: str | Path | None = 
         parameters = {"config_path": str(comparison.path), "output_root": str(comparison.output_root),
                       "limit": int(limit or 0)}
         with pipeline._environment(**pipeline._kernel_environment(progress_to)):
-            for stem, what in COMPARISON_NOTEBOOKS.items():
-                started = time.perf_counter()
-                print(f"[run_all] {stem}: {what} …", flush=True)
-                dst = comparison.run_dir / "notebooks" / f"{stem}.ipynb"
-                pipeline.execute_notebook(src_dir / f"{stem}.ipynb", dst, parameters, kernel=kernel, cwd=src_dir,
-                                          run_dir=comparison.run_dir)
-                print(f"[run_all] {stem}: done in {time.perf_counter() - started:.1f} s", flush=True)
-                executed.append(dst)
+            executed += [pipeline.run_step(stem, what, src_dir, comparison.run_dir / "notebooks", parameters,
+                                           kernel=kernel, run_dir=comparison.run_dir)
+                         for stem, what in COMPARISON_NOTEBOOKS.items()]
         print(f"[run_all] leaderboard: {comparison.figures_dir}/leaderboard.md", flush=True)
     return executed
 

@@ -230,6 +230,19 @@ def execute_notebook(src: Path, dst: Path, parameters: dict[str, Any], *, kernel
                          f"{failed.evalue}\n  executed copy with the traceback: {dst}") from None
 
 
+def run_step(stem: str, what: str, notebooks_dir: Path, out_dir: Path, parameters: dict[str, Any], *,
+             kernel: str, run_dir: Path) -> Path:
+    """Execute ``notebooks_dir/<stem>.ipynb`` into ``out_dir`` (:func:`execute_notebook`), saying
+    on the terminal what it makes and how long it took; returns the executed copy."""
+    dst = out_dir / f"{stem}.ipynb"
+    started = time.perf_counter()
+    print(f"[run_all] {stem}: {what} …", flush=True)
+    execute_notebook(notebooks_dir / f"{stem}.ipynb", dst, parameters, kernel=kernel, cwd=notebooks_dir,
+                     run_dir=run_dir)
+    print(f"[run_all] {stem}: done in {time.perf_counter() - started:.1f} s", flush=True)
+    return dst
+
+
 def inference_failures(run_dir: str | Path) -> list[dict[str, Any]]:
     """What failed at inference, per records folder of the run (``inference/<prompt>``,
     ``likelihood/<prompt>``: every folder with a ``run.json`` naming its ``method``).
@@ -340,12 +353,8 @@ def run_notebooks(config_path: str | Path, *, output_root: str | Path | None = N
     executed: list[Path] = []
     with _environment(**_kernel_environment(progress_to)):
         for stem in stems:
-            src, dst = notebooks_dir / f"{stem}.ipynb", out_dir / f"{stem}.ipynb"
-            started = time.perf_counter()
-            print(f"[run_all] {stem}: {NOTEBOOKS[stem]} …", flush=True)
-            execute_notebook(src, dst, parameters, kernel=kernel, cwd=notebooks_dir, run_dir=cfg.run_dir)
-            print(f"[run_all] {stem}: done in {time.perf_counter() - started:.1f} s", flush=True)
-            executed.append(dst)
+            executed.append(run_step(stem, NOTEBOOKS[stem], notebooks_dir, out_dir, parameters, kernel=kernel,
+                                     run_dir=cfg.run_dir))
             if stem == "02_inference":
                 failures = inference_failures(cfg.run_dir)
                 check_inference_failures(cfg, failures)
