@@ -60,6 +60,8 @@ NOT_IN_MANIFEST = "not_in_manifest"
 NO_GROUP = "no_calibration_group"
 #: Reason of an ensemble row whose utterance has no valid distribution under any prompt.
 NO_VALID_PROMPT = "invalid_in_every_prompt"
+#: Manifest columns that can hold calibration groups (``evaluation.calibration.groups``), as named in messages.
+GROUP_COLUMNS: tuple[str, ...] = ("session", "speaker", "split", "dialog")
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,7 +101,7 @@ def cross_fitted_table(scores: pd.DataFrame, manifest: pd.DataFrame, method: str
         raise ConfigError(f"the manifest lacks {missing}: class scores and ground truth are over different emotion sets")
     if groups not in manifest.columns:
         raise ConfigError(f"evaluation.calibration.groups: the manifest has no column {groups!r}; choose one of "
-                          f"{', '.join(c for c in ('session', 'speaker', 'split', 'dialog') if c in manifest.columns)}")
+                          f"{', '.join(c for c in GROUP_COLUMNS if c in manifest.columns)}")
     merged = scores.merge(manifest[["utt_id", groups, *gt]], on="utt_id", how="left", indicator=True)
     in_manifest = (merged["_merge"] == "both").to_numpy()
     has_group = merged[groups].notna().to_numpy()
@@ -244,7 +246,7 @@ def _group_count(session: Session, groups: str) -> int:
 
 def _group_columns(session: Session) -> list[str]:
     """Manifest columns that could be calibration folds (at least two values)."""
-    return [c for c in ("session", "speaker", "split", "dialog") if _group_count(session, c) >= 2]
+    return [c for c in GROUP_COLUMNS if _group_count(session, c) >= 2]
 
 
 def calibrated_rows(session: Session, prompt: str, source: str,
