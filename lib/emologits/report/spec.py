@@ -112,7 +112,7 @@ class MetricTable:
             if r.key is not None and not session.configured(r.key):
                 continue  # e.g. label likelihood when pipeline.methods leaves it out
             method = session.fill(r.method)
-            result = None if r.key is None else session.evaluate(session.key(r.key), self.metrics)
+            result = None if r.key is None else session.evaluate(r.key, self.metrics)
             rows.append(TableRow(r.type, method, result, self.paper.get(method)))
         specs = resolve_metrics(self.metrics)
         df = metric_table(rows, specs, self.paper_metrics)
@@ -142,7 +142,7 @@ class PredictionFigure:
         return {"figure": sorted(session.figures_dir.glob(f"{self.name}.*"))}
 
     def build(self, session: Session) -> Built:
-        aligned = align_with_truth(session.manifest, session.distributions(session.key(self.key)))
+        aligned = align_with_truth(session.manifest, session.distributions(self.key))
         caption = session.fill(self.caption)
         paths = self.draw(aligned["truth"], aligned["pred"], session.figures_dir, self.name,
                           title=caption, classes=aligned["classes"], stamp=session.stamp)
