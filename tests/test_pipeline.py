@@ -266,7 +266,7 @@ def test_few_failures_go_on_and_are_counted_in_the_summary_and_readme(tmp_path, 
 
     cfg = load_config(cfg_path)
     readme = write_run_readme(cfg.figures_dir, tables={}, figures={}, pipeline_check=True,
-                              provenance={"run_dir": str(cfg.run_dir)}).read_text()
+                              provenance={"run_dir": "runs/elsewhere"}, run_dir=cfg.run_dir).read_text()
     section = readme.split("## Failures at inference", 1)[1].split("## Provenance")[0]
     assert "| `inference ambiguous` | 100 | 1 | `unreadable` 1 |" in section
     assert "| `inference single` | 100 | 1 | `unreadable` 1 |" in section

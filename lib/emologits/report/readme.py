@@ -137,9 +137,9 @@ def write_run_readme(
     ``figures``: caption -> the paths returned by a figure function (the PNG is shown, every
     other file linked). ``provenance``: e.g. :func:`collect_provenance`. ``pipeline_check``: put
     the "not the paper's results" banner at the top. ``notes``: extra paragraphs after the banner.
-    ``run_dir``: the run's folder (``runs/<run>``, default ``provenance["run_dir"]``) whose
-    inference failures the page lists (:func:`emologits.pipeline.inference_failures`); with neither,
-    no such section.
+    ``run_dir``: the run's folder (``runs/<run>``) whose inference failures the page lists
+    (:func:`emologits.pipeline.inference_failures`); None: no such section. (Not taken from
+    ``provenance["run_dir"]``: the page may show that one relative to the project folder.)
     """
     out_dir = Path(figures_dir)
     run = title or out_dir.name
@@ -182,7 +182,6 @@ def write_run_readme(
             others = [p for p in plist if p.suffix.lower() != ".png"]
             if others:
                 lines += ["Files: " + " · ".join(f"[{p.suffix[1:].upper()}]({_rel(p, out_dir)})" for p in others), ""]
-    run_dir = run_dir if run_dir is not None else provenance.get("run_dir")
     if run_dir is not None:
         from emologits.pipeline import inference_failures
 
