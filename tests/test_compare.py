@@ -120,20 +120,13 @@ def test_every_comparison_key_is_documented():
     assert not missing, f"docs/configuration.md does not mention {missing}"
 
 
-def test_notebook_08_runs_only_for_a_comparison_and_is_thin():
+def test_notebook_08_runs_only_for_a_comparison():
+    """(Thin and parameterised like every notebook: tests/test_notebooks.py.)"""
     from emologits.pipeline import select_notebooks
 
     assert "08_model_comparison" in COMPARISON_NOTEBOOKS and "08_model_comparison" not in NOTEBOOKS
     with pytest.raises(ConfigError, match="no such notebook"):
         select_notebooks(["08"])  # a single model's run has no notebook 08
-    nb = json.loads((PROJECT_ROOT / "notebooks" / "08_model_comparison.ipynb").read_text())
-    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    assert "parameters" in code[0]["metadata"].get("tags", [])
-    for cell in code:
-        src = "".join(cell["source"])
-        assert not any(line.lstrip().startswith(("def ", "class ", "lambda")) for line in src.splitlines())
-        assert not cell.get("outputs")
-    assert nb["metadata"]["kernelspec"]["name"] == "emologits"
 
 
 # ------------------------------------------------------------------------------------------------

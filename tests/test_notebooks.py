@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from conftest import PROJECT_ROOT
-from emologits.artifacts import NOTEBOOKS
+from emologits.artifacts import COMPARISON_NOTEBOOKS, NOTEBOOKS
 from emologits.config import load_config
 
 DEMO = PROJECT_ROOT / "configs" / "demo.yaml"
@@ -23,7 +23,7 @@ COMMITTED = PROJECT_ROOT / "figures" / "demo"
 
 
 def test_notebooks_are_thin_and_parameterised():
-    for stem in NOTEBOOKS:
+    for stem in [*NOTEBOOKS, *COMPARISON_NOTEBOOKS]:
         nb = json.loads((PROJECT_ROOT / "notebooks" / f"{stem}.ipynb").read_text())
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
         assert "parameters" in code[0]["metadata"].get("tags", []), stem
