@@ -460,12 +460,10 @@ class CalibrationFigure:
         if _group_count(session, groups) >= 2:
             tables += [(f"+ {CALIBRATION_LABELS[m]} (cross-fitted)",
                         cross_fitted_table(scores, session.manifest, m, groups=groups, l2=l2)) for m in self.methods]
-        panels = []
-        for title, table in tables:
-            aligned = align_with_truth(session.manifest, table)
-            panels.append((title, aligned["truth"], aligned["pred"]))
-        classes = align_with_truth(session.manifest, tables[0][1])["classes"]
-        paths = reliability_panels(panels, session.figures_dir, self.name, classes=classes, stamp=session.stamp)
+        aligned = [(title, align_with_truth(session.manifest, table)) for title, table in tables]
+        panels = [(title, a["truth"], a["pred"]) for title, a in aligned]
+        paths = reliability_panels(panels, session.figures_dir, self.name, classes=aligned[0][1]["classes"],
+                                   stamp=session.stamp)
         return Built(self.name, caption, paths)
 
 
