@@ -183,40 +183,43 @@ class Rows:
     notes: list[str] = field(default_factory=list)
 
 
-def _token_scores(session: Session, prompt: str) -> tuple[pd.DataFrame, float]:
-    """The token level's class logits before eq. 2 (all steps) and the generation's cost."""
+def _token_class_scores(records: pd.DataFrame, info: dict) -> pd.DataFrame:
+    """The token level's class logits before eq. 2 (eq. 1, all steps)."""
     from emologits.extract.token import token_class_scores
 
-    records, info = session.records(prompt)
-    scores = token_class_scores(records, info["tracked_ids"], info["class_token_ids"], steps="all")
-    return scores, model_seconds(records)
+    return token_class_scores(records, info["tracked_ids"], info["class_token_ids"], steps="all")
 
 
-def _likelihood_scores(session: Session, prompt: str) -> tuple[pd.DataFrame, float]:
-    """The label likelihood's class log-probabilities and its cost."""
+def _likelihood_class_scores(records: pd.DataFrame, info: dict) -> pd.DataFrame:
+    """The label likelihood's class log-probabilities."""
     from emologits.extract.likelihood import likelihood_class_scores
 
-    records, _ = session.records(prompt, "likelihood")
-    return likelihood_class_scores(records), model_seconds(records)
+    return likelihood_class_scores(records)
 
 
 @dataclass(frozen=True)
 class ScoreSource:
-    """Class scores a calibration map is fitted on: what they are, how to read them from a run,
-    and the distribution table the uncalibrated method reports."""
+    """Class scores a calibration map is fitted on: what they are, how to compute them from a
+    record set (the run's, or the ``contextual`` method's content-free inputs, which hold both
+    kinds), and the distribution table the uncalibrated method reports."""
 
     label: str
-    read: Callable[[Session, str], tuple[pd.DataFrame, float]]
+    scores: Callable[[pd.DataFrame, dict], pd.DataFrame]
     raw: DistributionKey
     raw_label: str
     raw_type: str
 
+    def read(self, session: Session, prompt: str) -> tuple[pd.DataFrame, float]:
+        """The class scores of ``prompt``'s records and their model-seconds per utterance."""
+        records, info = session.records(prompt, self.raw.inference_method)
+        return self.scores(records, info), model_seconds(records)
+
 
 #: The class scores the calibration rows and figures map (name -> source).
 SCORE_SOURCES: dict[str, ScoreSource] = {
-    "token": ScoreSource("Token-level", _token_scores, DistributionKey("token", "{prompt}", "all", CONFIGURED),
+    "token": ScoreSource("Token-level", _token_class_scores, DistributionKey("token", "{prompt}", "all", CONFIGURED),
                          "Token-level ({configured}, paper)", "Paper"),
-    "likelihood": ScoreSource("Label likelihood", _likelihood_scores, DistributionKey("likelihood", "{prompt}"),
+    "likelihood": ScoreSource("Label likelihood", _likelihood_class_scores, DistributionKey("likelihood", "{prompt}"),
                               "Label likelihood", "Extra"),
 }
 
@@ -319,25 +322,8 @@ def contextual_rows(session: Session, prompt: str, source: str) -> Rows:
     cf_records, cf_info = session.records(prompt, "contextual")
     scores, seconds = src.read(session, prompt)
     extra = float(pd.to_numeric(cf_records["seconds"], errors="coerce").fillna(0.0).sum()) / max(len(scores), 1)
-    corrected = contextual_correction(scores, CONTENT_FREE_SCORES[source](cf_records, cf_info), normalize="softmax")
+    corrected = contextual_correction(scores, src.scores(cf_records, cf_info), normalize="softmax")
     return Rows([MethodRow("Calibrated", f"{src.label} + contextual", corrected, seconds + extra)])
-
-
-def _token_content_free(records: pd.DataFrame, info: dict) -> pd.DataFrame:
-    from emologits.extract.token import token_class_scores
-
-    return token_class_scores(records, info["tracked_ids"], info["class_token_ids"], steps="all")
-
-
-def _likelihood_content_free(records: pd.DataFrame, info: dict) -> pd.DataFrame:
-    from emologits.extract.likelihood import likelihood_class_scores
-
-    return likelihood_class_scores(records)
-
-
-#: The content-free inputs' class scores of each score source (the ``contextual`` records hold both kinds).
-CONTENT_FREE_SCORES: dict[str, Callable[[pd.DataFrame, dict], pd.DataFrame]] = {
-    "token": _token_content_free, "likelihood": _likelihood_content_free}
 
 
 def sampling_n(session: Session) -> int:
